@@ -1,0 +1,190 @@
+//! The `desk` command line (OPERATIONS.md "One binary"). Exit codes: 0 success, 1 runtime
+//! failure, 2 usage or configuration error.
+
+use crate::config::{Config, ConfigError};
+use crate::server::{self, StartupError};
+use clap::{Parser, Subcommand};
+use desk_persistence::Database;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(name = "desk", version, about = "Research Desk: research requests for investigative journalists")]
+pub struct Cli {
+    /// Configuration file (defaults; every key can be overridden by environment variables).
+    #[arg(long, global = true, env = "DESK_CONFIG", default_value = "config/desk.toml")]
+    pub config: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP API.
+    Serve {
+        /// Apply pending migrations before serving.
+        #[arg(long)]
+        migrate: bool,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// The embedded default for a first look: private database, demo identity provider, sample data.
+    Demo {
+        /// Port of the API.
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+    },
+    /// Fill the database with a realistic, deterministic data set.
+    Seed {
+        #[arg(long, default_value_t = 50)]
+        profiles: usize,
+        #[arg(long, default_value_t = 500)]
+        tickets: usize,
+        /// Seed of the random generator (same seed, same data).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Operator account management (roles themselves come from the identity provider).
+    Profiles {
+        #[command(subcommand)]
+        action: ProfilesCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProfilesCommand {
+    /// List every profile.
+    List,
+    /// Let a deactivated person in again.
+    Activate { email: String },
+    /// Lock a person out (their bearer calls and logins get 403).
+    Deactivate { email: String },
+}
+
+/// Why a command failed, and with which exit code.
+enum Failure {
+    Usage(String),
+    Runtime(String),
+}
+
+impl From<ConfigError> for Failure {
+    fn from(e: ConfigError) -> Self {
+        Failure::Usage(e.to_string())
+    }
+}
+
+impl From<StartupError> for Failure {
+    fn from(e: StartupError) -> Self {
+        Failure::Runtime(e.to_string())
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(&cli.config) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("desk: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&config);
+    let outcome = match cli.command {
+        Command::Serve { migrate } => serve(&config, migrate),
+        Command::Migrate => migrate(&config),
+        Command::Demo { port } => crate::demo::run(&config, port).map_err(Failure::Runtime),
+        Command::Seed { profiles, tickets, seed } => seed_command(&config, profiles, tickets, seed),
+        Command::Profiles { action } => profiles(&config, action),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Usage(message)) => {
+            eprintln!("desk: {message}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Runtime(message)) => {
+            eprintln!("desk: {message}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn init_logging(config: &Config) {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let json = match config.log_format.as_deref() {
+        Some("json") => true,
+        Some("pretty") => false,
+        _ => !std::io::stderr().is_terminal(),
+    };
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if json { builder.json().try_init() } else { builder.try_init() };
+}
+
+fn open_database(url: &str, pool_size: u32) -> Result<Database, Failure> {
+    Database::connect(url, pool_size).map_err(|e| Failure::Runtime(format!("database: {e}")))
+}
+
+fn serve(config: &Config, migrate_first: bool) -> Result<(), Failure> {
+    let settings = config.validate_for_serve()?;
+    let db = open_database(&settings.database_url, settings.pool_size)?;
+    if migrate_first {
+        let applied = db.migrate().map_err(|e| Failure::Runtime(format!("migrations: {e}")))?;
+        tracing::info!(applied, "migrations applied");
+    } else if !db.migrations_current().unwrap_or(false) {
+        tracing::warn!("the database has pending migrations: run `desk migrate` (or `desk serve --migrate`)");
+    }
+    let listener = TcpListener::bind(settings.bind).map_err(|e| Failure::Runtime(format!("DESK_BIND {}: {e}", settings.bind)))?;
+    let runtime = actix_web::rt::System::new();
+    runtime.block_on(async move {
+        let state = server::state(&settings, db, server::system_clock())?;
+        server::run(state, listener).await.map_err(|e| Failure::Runtime(format!("server: {e}")))
+    })
+}
+
+fn migrate(config: &Config) -> Result<(), Failure> {
+    let db = open_database(&config.require_database_url()?, 1)?;
+    let applied = db.migrate().map_err(|e| Failure::Runtime(format!("migrations: {e}")))?;
+    println!("{applied} migration(s) applied; the schema is current.");
+    Ok(())
+}
+
+fn seed_command(config: &Config, profiles: usize, tickets: usize, seed: u64) -> Result<(), Failure> {
+    let db = open_database(&config.require_database_url()?, 4)?;
+    crate::demo::seed_with_progress(&db, profiles, tickets, seed).map_err(Failure::Runtime)?;
+    Ok(())
+}
+
+fn profiles(config: &Config, action: ProfilesCommand) -> Result<(), Failure> {
+    let db = open_database(&config.require_database_url()?, 1)?;
+    match action {
+        ProfilesCommand::List => {
+            let all = db.all_profiles().map_err(|e| Failure::Runtime(e.to_string()))?;
+            println!("{:>6}  {:<40}  {:<30}  {:<6}  {:<10}  {:<6}", "id", "email", "name", "staff", "superuser", "active");
+            for p in all {
+                println!(
+                    "{:>6}  {:<40}  {:<30}  {:<6}  {:<10}  {:<6}",
+                    p.id.0,
+                    p.email,
+                    format!("{} {}", p.first_name, p.last_name).trim(),
+                    p.is_staff,
+                    p.is_superuser,
+                    p.is_active
+                );
+            }
+        }
+        ProfilesCommand::Activate { email } => set_active(&db, &email, true)?,
+        ProfilesCommand::Deactivate { email } => set_active(&db, &email, false)?,
+    }
+    Ok(())
+}
+
+fn set_active(db: &Database, email: &str, active: bool) -> Result<(), Failure> {
+    let changed = db.set_profile_active(email, active).map_err(|e| Failure::Runtime(e.to_string()))?;
+    if changed == 0 {
+        return Err(Failure::Runtime(format!("no profile with the e-mail address {email}")));
+    }
+    println!("{email}: {}", if active { "activated" } else { "deactivated" });
+    Ok(())
+}

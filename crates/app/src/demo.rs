@@ -1,0 +1,118 @@
+//! `desk demo`: the embedded default for someone who has just cloned the repository. No
+//! configuration, no running services: a private PostgreSQL cluster (unless `DATABASE_URL`
+//! is set), migrations, a small seeded data set, and the built-in demo identity provider,
+//! so bearer authentication runs exactly the production code path.
+
+use crate::config::{Config, ServeSettings};
+use crate::server;
+use desk_auth::local_issuer::{AccessTokenSpec, LocalIssuer};
+use desk_persistence::embedded::PrivateCluster;
+use desk_persistence::Database;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::time::Duration;
+
+/// The demo's OpenID client (audience and `resource_access` key).
+const DEMO_CLIENT: &str = "research-desk-demo";
+const DEMO_DIR: &str = ".desk/demo";
+
+/// Seeds with a progress bar on the terminal (used by `desk seed` and the demo).
+pub fn seed_with_progress(db: &Database, profiles: usize, tickets: usize, seed: u64) -> Result<(), String> {
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} ({per_sec})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let started = std::time::Instant::now();
+    let report = desk_persistence::seed::seed(db, profiles, tickets, seed, &mut |stage: &str, done: u64, total: u64| {
+        bar.set_message(stage.to_string());
+        bar.set_length(total);
+        bar.set_position(done);
+    })
+    .map_err(|e| format!("seeding failed: {e}"))?;
+    bar.finish_and_clear();
+    println!("seeded {report} in {:.1} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+pub fn run(config: &Config, port: u16) -> Result<(), String> {
+    let cluster = match &config.database_url {
+        Some(_) => None,
+        None => {
+            println!("Starting a private PostgreSQL cluster under {DEMO_DIR}/pg …");
+            Some(PrivateCluster::start(Path::new(DEMO_DIR).join("pg")).map_err(|e| format!("private PostgreSQL: {e}"))?)
+        }
+    };
+    let database_url = match (&config.database_url, &cluster) {
+        (Some(url), _) => url.0.clone(),
+        (None, Some(cluster)) => cluster.database_url(),
+        (None, None) => unreachable!("a cluster is started when no DATABASE_URL is set"),
+    };
+    let db = Database::connect(&database_url, 8).map_err(|e| format!("database: {e}"))?;
+    db.migrate().map_err(|e| format!("migrations: {e}"))?;
+    if db.profile_count().map_err(|e| e.to_string())? == 0 {
+        seed_with_progress(&db, 12, 120, 7)?;
+    }
+    let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port)))
+        .map_err(|e| format!("port {port}: {e} (choose another with --port)"))?;
+    let outcome = actix_web::rt::System::new().block_on(async move {
+        let issuer = LocalIssuer::new();
+        let running = issuer
+            .serve_realm(SocketAddr::from(([127, 0, 0, 1], 0)), "demo")
+            .await
+            .map_err(|e| format!("demo identity provider: {e}"))?;
+        let settings = ServeSettings {
+            database_url,
+            pool_size: 8,
+            bind: listener.local_addr().map_err(|e| e.to_string())?,
+            issuer: running.url.clone(),
+            client_id: DEMO_CLIENT.into(),
+            audience: DEMO_CLIENT.into(),
+            member_centers: vec!["OCCRP".into(), "RISE Moldova".into(), "IStories".into()],
+            expense_scopes: vec!["orbis.com".into(), "domaintools.com".into(), "courier".into()],
+        };
+        print_welcome(&db, &issuer, &running.url, &settings)?;
+        let state = server::state(&settings, db, server::system_clock()).map_err(|e| e.to_string())?;
+        server::run(state, listener).await.map_err(|e| format!("server: {e}"))
+    });
+    drop(cluster); // stops the private cluster
+    outcome
+}
+
+fn print_welcome(db: &Database, issuer: &LocalIssuer, issuer_url: &str, settings: &ServeSettings) -> Result<(), String> {
+    let base = format!("http://{}", settings.bind);
+    let profiles = db.all_profiles().map_err(|e| e.to_string())?;
+    let pick = |want_superuser: bool, want_staff: bool| {
+        profiles
+            .iter()
+            .find(|p| p.is_active && p.is_superuser == want_superuser && p.is_staff == want_staff && !p.email.is_empty())
+    };
+    let users = [
+        ("a superuser", pick(true, true).or_else(|| pick(true, false)), vec!["superuser", "staff"]),
+        ("a researcher (staff)", pick(false, true), vec!["staff"]),
+        ("a journalist (requester)", pick(false, false), vec![]),
+    ];
+    println!();
+    println!("Research Desk demo is running at {base}");
+    println!("Demo identity provider: {issuer_url}  (client id {DEMO_CLIENT}; a new key at every start)");
+    println!("Tokens below are valid for 12 hours. Paste a line to call the API as that person:");
+    for (label, profile, roles) in users {
+        let Some(p) = profile else { continue };
+        let mut spec = AccessTokenSpec::new(issuer_url, DEMO_CLIENT, &p.email);
+        spec.email = Some(p.email.clone());
+        spec.email_verified = true;
+        spec.given_name = Some(p.first_name.clone());
+        spec.family_name = Some(p.last_name.clone());
+        spec.roles = roles.iter().map(|r| r.to_string()).collect();
+        spec.lifetime = Duration::from_secs(12 * 3600);
+        let token = issuer.access_token_for(&spec);
+        println!();
+        println!("# {} {} <{}>, {label}", p.first_name, p.last_name, p.email);
+        println!("curl -s -H 'Authorization: Bearer {token}' {base}/api/v3/me");
+    }
+    println!();
+    println!("Also: {base}/api/v3/tickets, {base}/api/v3/openapi.json, {base}/metrics. Stop with Ctrl-C.");
+    Ok(())
+}

@@ -1,0 +1,176 @@
+//! The HTTP adapter: translates requests into use-case calls and results into JSON:API
+//! documents. No rule of the desk lives here; the domain decides, this layer only speaks HTTP.
+
+pub mod errors;
+pub mod ops;
+pub mod profiles;
+pub mod render;
+pub mod request;
+pub mod tickets;
+
+use crate::metrics::Metrics;
+use actix_web::dev::Payload;
+use actix_web::http::{header, Method};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use desk_auth::BearerVerifier;
+use desk_domain::ports::{Clock, IdentityClaims};
+use desk_domain::usecases::identity::sign_in;
+use desk_domain::error::DomainResult;
+use desk_domain::Actor;
+use desk_persistence::{Database, PgUnitOfWork};
+use errors::{ApiError, ApiResult, JSONAPI};
+use futures_util::future::LocalBoxFuture;
+use std::sync::Arc;
+
+/// Settings the handlers read (a subset of the configuration, without secrets).
+#[derive(Debug, Clone, Default)]
+pub struct ApiSettings {
+    pub member_centers: Vec<String>,
+    pub expense_scopes: Vec<String>,
+}
+
+/// Shared by every worker thread.
+pub struct AppState {
+    pub db: Database,
+    pub verifier: BearerVerifier,
+    pub clock: Arc<dyn Clock>,
+    pub settings: ApiSettings,
+    pub metrics: Metrics,
+}
+
+/// The verified identity behind a request (anonymous callers never get this far: 401).
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub claims: IdentityClaims,
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(|t| t.trim().to_string());
+        Box::pin(async move {
+            let state = state.ok_or(ApiError::Internal)?;
+            let token = token.filter(|t| !t.is_empty()).ok_or(ApiError::Unauthenticated)?;
+            match state.verifier.verify(&token).await {
+                Ok(claims) => Ok(Caller { claims }),
+                Err(error) if error.is_unavailable() => {
+                    tracing::error!(%error, "identity provider unavailable");
+                    Err(ApiError::Unavailable)
+                }
+                Err(error) => {
+                    tracing::info!(%error, "bearer token refused");
+                    Err(ApiError::InvalidToken)
+                }
+            }
+        })
+    }
+}
+
+impl AppState {
+    /// Runs `work` for `caller` in ONE database transaction on the blocking pool: the caller's
+    /// profile is found or created from the verified claims (roles refreshed), then the use
+    /// case runs with that actor. Commit on success, rollback on any error.
+    pub async fn run<T, F>(&self, caller: &Caller, work: F) -> ApiResult<(Actor, T)>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut PgUnitOfWork<'_>, &Actor) -> DomainResult<T> + Send + 'static,
+    {
+        let db = self.db.clone();
+        let claims = caller.claims.clone();
+        let outcome = web::block(move || {
+            db.in_transaction(None, |uow| {
+                let (actor, _) = sign_in(uow, &claims)?;
+                uow.set_actor(actor.id)?;
+                let value = work(uow, &actor)?;
+                Ok((actor, value))
+            })
+        })
+        .await
+        .map_err(|_| ApiError::Internal)?;
+        outcome.map_err(ApiError::from)
+    }
+}
+
+/// A JSON:API success response.
+pub fn document(status: actix_web::http::StatusCode, body: serde_json::Value) -> HttpResponse {
+    HttpResponse::build(status).insert_header((header::CONTENT_TYPE, JSONAPI)).body(body.to_string())
+}
+
+/// The answer for a method a route does not have. Authentication comes first (contract
+/// §2.1): the `Caller` argument makes anonymous callers get 401 instead.
+pub fn method_not_allowed(allow: &'static str) -> impl Fn(HttpRequest, Caller) -> std::future::Ready<ApiResult<HttpResponse>> + Clone {
+    move |req: HttpRequest, _caller: Caller| {
+        if req.method() == Method::OPTIONS {
+            return std::future::ready(Ok(options_document(allow)));
+        }
+        std::future::ready(Err(ApiError::MethodNotAllowed { method: req.method().to_string(), allow }))
+    }
+}
+
+/// A minimal OPTIONS answer (clients do not rely on it, contract §3.0).
+fn options_document(allow: &'static str) -> HttpResponse {
+    let methods: Vec<&str> = allow.split(", ").collect();
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, JSONAPI))
+        .insert_header((header::ALLOW, allow))
+        .body(serde_json::json!({"data": {"allowed_methods": methods}}).to_string())
+}
+
+/// Anything that matches no route (trailing slashes included): a plain HTML 404, as the
+/// original answers.
+pub async fn no_route() -> HttpResponse {
+    HttpResponse::NotFound()
+        .content_type("text/html; charset=utf-8")
+        .body("<!doctype html><title>Not Found</title><h1>Not Found</h1><p>The requested resource was not found on this server.</p>")
+}
+
+/// Registers every route of the API.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/api/v3/me")
+            .route(web::get().to(profiles::me))
+            .route(web::head().to(profiles::me))
+            .default_service(web::to(method_not_allowed("GET, HEAD, OPTIONS"))),
+    )
+    .service(
+        web::resource("/api/v3/profiles")
+            .route(web::get().to(profiles::list))
+            .route(web::head().to(profiles::list))
+            .default_service(web::to(method_not_allowed("GET, HEAD, OPTIONS"))),
+    )
+    .service(
+        web::resource("/api/v3/profiles/{id}")
+            .route(web::get().to(profiles::retrieve))
+            .route(web::head().to(profiles::retrieve))
+            .route(web::put().to(profiles::update))
+            .route(web::patch().to(profiles::update))
+            .default_service(web::to(method_not_allowed("GET, PUT, PATCH, HEAD, OPTIONS"))),
+    )
+    .service(
+        web::resource("/api/v3/tickets")
+            .route(web::get().to(tickets::list))
+            .route(web::head().to(tickets::list))
+            .route(web::post().to(tickets::create))
+            .default_service(web::to(method_not_allowed("GET, POST, HEAD, OPTIONS"))),
+    )
+    .service(
+        web::resource("/api/v3/tickets/{id}")
+            .route(web::get().to(tickets::retrieve))
+            .route(web::head().to(tickets::retrieve))
+            .route(web::put().to(tickets::update))
+            .route(web::patch().to(tickets::update))
+            .default_service(web::to(method_not_allowed("GET, PUT, PATCH, HEAD, OPTIONS"))),
+    )
+    .route("/healthz", web::get().to(ops::healthz))
+    .route("/readyz", web::get().to(ops::readyz))
+    .route("/metrics", web::get().to(ops::metrics))
+    .route("/api/v3/openapi.json", web::get().to(ops::openapi));
+}

@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    desk_app::cli::main()
+}

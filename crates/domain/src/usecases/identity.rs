@@ -1,0 +1,102 @@
+//! Signing in: from verified identity claims to the caller (OPERATIONS "Authentication
+//! modes"; decisions W3, W14).
+
+use crate::error::{DomainError, DomainResult};
+use crate::model::Profile;
+use crate::policy::Actor;
+use crate::ports::{IdentityClaims, ProfileDetails, UnitOfWork};
+
+/// Longest name we keep from the identity provider (longer ones are cut, never an error).
+pub const MAX_NAME_CHARS: usize = 150;
+
+/// Why a verified identity is still not let in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignInRefusal {
+    /// The profile was deactivated by an operator (W14).
+    Inactive,
+    /// The e-mail belongs to an existing profile but the provider has not verified it (W3).
+    UnverifiedEmail,
+    /// The e-mail matches several profiles; an operator must resolve it.
+    AmbiguousEmail,
+}
+
+impl SignInRefusal {
+    pub fn message(self) -> &'static str {
+        match self {
+            SignInRefusal::Inactive => "This account has been deactivated. Please contact the research desk.",
+            SignInRefusal::UnverifiedEmail => {
+                "Your e-mail address is not verified by the identity provider, and it belongs to an existing account."
+            }
+            SignInRefusal::AmbiguousEmail => "Your e-mail address matches more than one account. Please contact the research desk.",
+        }
+    }
+}
+
+fn clip(value: Option<&str>) -> String {
+    value.unwrap_or("").trim().chars().take(MAX_NAME_CHARS).collect()
+}
+
+fn details(claims: &IdentityClaims, current_email: Option<&str>) -> ProfileDetails {
+    let email = claims
+        .email
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| crate::text::is_valid_email(e))
+        .map(str::to_string)
+        .or_else(|| current_email.map(str::to_string))
+        .unwrap_or_default();
+    ProfileDetails {
+        email,
+        first_name: clip(claims.first_name.as_deref()),
+        last_name: clip(claims.last_name.as_deref()),
+        is_staff: claims.is_staff,
+        is_superuser: claims.is_superuser,
+    }
+}
+
+fn unchanged(profile: &Profile, d: &ProfileDetails) -> bool {
+    profile.email == d.email
+        && profile.first_name == d.first_name
+        && profile.last_name == d.last_name
+        && profile.is_staff == d.is_staff
+        && profile.is_superuser == d.is_superuser
+}
+
+/// Finds the profile of (issuer, subject), creating or linking it on first sight, and keeps
+/// names, e-mail and roles in step with the provider (roles on every request). Returns the
+/// caller, or a refusal as [`DomainError::Refused`].
+pub fn sign_in(uow: &mut impl UnitOfWork, claims: &IdentityClaims) -> DomainResult<(Actor, Profile)> {
+    let profile = match uow.profile_by_identity(&claims.issuer, &claims.subject)? {
+        Some(profile) => {
+            let wanted = details(claims, Some(&profile.email));
+            if unchanged(&profile, &wanted) {
+                profile
+            } else {
+                uow.update_profile_details(profile.id, &wanted)?
+            }
+        }
+        None => first_sign_in(uow, claims)?,
+    };
+    if !profile.is_active {
+        return Err(DomainError::Refused(SignInRefusal::Inactive.message()));
+    }
+    let actor = Actor { id: profile.id, is_staff: profile.is_staff, is_superuser: profile.is_superuser };
+    Ok((actor, profile))
+}
+
+fn first_sign_in(uow: &mut impl UnitOfWork, claims: &IdentityClaims) -> DomainResult<Profile> {
+    let wanted = details(claims, None);
+    let existing = if wanted.email.is_empty() { Vec::new() } else { uow.profiles_by_email(&wanted.email)? };
+    let profile = match existing.as_slice() {
+        [] => uow.insert_profile(&wanted)?,
+        [one] if claims.email_verified => {
+            let mut keep = wanted.clone();
+            keep.email = one.email.clone();
+            uow.update_profile_details(one.id, &keep)?
+        }
+        [_] => return Err(DomainError::Refused(SignInRefusal::UnverifiedEmail.message())),
+        _ => return Err(DomainError::Refused(SignInRefusal::AmbiguousEmail.message())),
+    };
+    uow.link_identity(profile.id, &claims.issuer, &claims.subject)?;
+    Ok(profile)
+}

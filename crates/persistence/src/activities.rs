@@ -1,0 +1,33 @@
+//! `ActivityRepository`.
+
+use crate::error::storage;
+use crate::models::{action_columns, ActivityRow};
+use crate::schema::{activities, tickets};
+use crate::uow::PgUnitOfWork;
+use desk_domain::activity::{Activity, NewActivity};
+use desk_domain::ports::{ActivityRepository, RepoResult};
+use diesel::prelude::*;
+
+impl ActivityRepository for PgUnitOfWork<'_> {
+    fn record_activity(&mut self, activity: &NewActivity) -> RepoResult<Activity> {
+        let (action_type, action_id) = action_columns(activity.action);
+        let row: ActivityRow = diesel::insert_into(activities::table)
+            .values((
+                activities::ticket_id.eq(activity.ticket.0),
+                activities::actor_id.eq(activity.actor.map(|a| a.0)),
+                activities::verb.eq(activity.verb.as_wire()),
+                activities::action_type.eq(action_type),
+                activities::action_id.eq(action_id),
+                activities::timestamp.eq(activity.at),
+            ))
+            .returning(ActivityRow::as_returning())
+            .get_result(self.conn)
+            .map_err(storage)?;
+        // §1.9: recording an activity touches its ticket (same transaction as the insert).
+        diesel::update(tickets::table.find(activity.ticket.0))
+            .set(tickets::updated_at.eq(activity.at))
+            .execute(self.conn)
+            .map_err(storage)?;
+        Activity::try_from(row)
+    }
+}

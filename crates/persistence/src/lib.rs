@@ -1,0 +1,34 @@
+//! # Research Desk persistence
+//!
+//! The PostgreSQL adapter of the desk: the schema (`migrations/` at the workspace root,
+//! embedded as [`MIGRATIONS`]), an r2d2 pool of diesel connections ([`Database`]), and
+//! [`PgUnitOfWork`], which implements every repository port of `desk_domain::ports` on one
+//! transaction.
+//!
+//! Access control is decided by the domain policy; this crate only translates a
+//! [`desk_domain::Scope`] into SQL. That translation lives in exactly one place,
+//! [`scope::visible_tickets`], and every ticket-bound query goes through it (a property test
+//! checks it against `desk_domain::policy::ticket_visible`).
+//!
+//! The API is synchronous on purpose: diesel is blocking, and the HTTP layer runs each unit
+//! of work on its blocking thread pool (`web::block`), one transaction per request via
+//! [`Database::in_transaction`].
+//!
+//! Also here: deterministic demo data ([`seed`]) and a private PostgreSQL cluster for demos
+//! ([`embedded::PrivateCluster`]).
+
+mod activities;
+mod database;
+pub mod embedded;
+mod error;
+mod models;
+mod profiles;
+pub mod schema;
+pub mod scope;
+pub mod seed;
+mod tickets;
+mod uow;
+
+pub use database::{Database, PoolState, MIGRATIONS};
+pub use error::PersistenceError;
+pub use uow::PgUnitOfWork;

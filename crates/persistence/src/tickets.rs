@@ -1,0 +1,250 @@
+//! `TicketRepository` and `CommentRepository`.
+
+use crate::error::storage;
+use crate::models::{CommentRow, ResponderRow, SubscriberRow, TicketContentRow, TicketRow};
+use crate::schema::{comments, responders, subscribers, tickets};
+use crate::scope::{visible_tickets, TicketPredicate};
+use crate::uow::PgUnitOfWork;
+use chrono::{DateTime, Utc};
+use desk_domain::listing::{Direction, PageSlice, StatusTotals, TicketFilter, TicketSortField, TimeRange};
+use desk_domain::policy::{Scope, TicketRelation};
+use desk_domain::ports::{CommentRepository, RepoResult, TicketLinks, TicketRepository};
+use desk_domain::*;
+use diesel::dsl::{count_star, exists, sql};
+use diesel::sql_types::Bool;
+use diesel::prelude::*;
+use diesel_full_text_search::configuration::TsConfigurationByName;
+use diesel_full_text_search::{plainto_tsquery_with_search_config, ts_rank, TsVectorExtensions};
+
+/// The text-search configuration of `tickets.search_vector` (see the migration).
+const SEARCH_CONFIG: TsConfigurationByName = TsConfigurationByName("english");
+
+fn and(a: TicketPredicate, b: TicketPredicate) -> TicketPredicate {
+    Box::new(a.and(b))
+}
+
+fn time_range(
+    mut pred: TicketPredicate,
+    range: &TimeRange,
+    column: impl Fn(DateTime<Utc>, bool) -> TicketPredicate,
+) -> TicketPredicate {
+    if let Some(from) = range.from {
+        pred = and(pred, column(from, true));
+    }
+    if let Some(to) = range.to {
+        pred = and(pred, column(to, false));
+    }
+    pred
+}
+
+/// `scope` and every filter, the status filter only when `with_status` (the totals ignore it).
+fn ticket_predicate(scope: Scope, filter: &TicketFilter, with_status: bool) -> TicketPredicate {
+    let mut pred = visible_tickets(scope);
+    pred = time_range(pred, &filter.created_at, |t, lower| {
+        if lower {
+            Box::new(tickets::created_at.ge(t))
+        } else {
+            Box::new(tickets::created_at.le(t))
+        }
+    });
+    // A NULL deadline never lies inside a range.
+    pred = time_range(pred, &filter.deadline_at, |t, lower| {
+        if lower {
+            Box::new(tickets::deadline_at.assume_not_null().ge(t))
+        } else {
+            Box::new(tickets::deadline_at.assume_not_null().le(t))
+        }
+    });
+    if let Some(kind) = filter.kind {
+        pred = and(pred, Box::new(tickets::kind.eq(kind.as_str())));
+    }
+    if let Some(country) = &filter.country {
+        pred = and(pred, Box::new(tickets::country.assume_not_null().eq(country.clone())));
+    }
+    if let Some(requester) = filter.requester {
+        pred = and(pred, Box::new(tickets::requester_id.eq(requester.0)));
+    }
+    if let Some(responder) = filter.responder {
+        let theirs = responders::table.select(responders::ticket_id).filter(responders::user_id.eq(responder.0));
+        pred = and(pred, Box::new(tickets::id.eq_any(theirs)));
+    }
+    if let Some(has) = filter.has_responder {
+        // Correlated on purpose: at the top level of the WHERE clause PostgreSQL plans
+        // (NOT) EXISTS as a semi-/anti-join, which also never repeats a ticket.
+        let any = "EXISTS (SELECT 1 FROM responders r WHERE r.ticket_id = tickets.id)";
+        let clause = if has { any.to_string() } else { format!("NOT {any}") };
+        pred = and(pred, Box::new(sql::<Bool>(&clause)));
+    }
+    if let Some(q) = &filter.search {
+        // Every row matching the query is kept: the original's `rank >= 0.3` cut-off is
+        // dropped (it hid relevant tickets whose match was only in a C-weighted field).
+        pred = and(
+            pred,
+            Box::new(tickets::search_vector.matches(plainto_tsquery_with_search_config(SEARCH_CONFIG, q.clone()))),
+        );
+    }
+    if with_status {
+        if let Some(statuses) = &filter.status_in {
+            // Plain string match: values that are no status simply match nothing.
+            pred = and(pred, Box::new(tickets::status.eq_any(statuses.clone())));
+        }
+    }
+    pred
+}
+
+fn to_tickets(rows: Vec<TicketRow>) -> RepoResult<Vec<Ticket>> {
+    rows.into_iter().map(Ticket::try_from).collect()
+}
+
+impl PgUnitOfWork<'_> {
+    fn find_ticket(&mut self, scope: Scope, id: TicketId, lock: bool) -> RepoResult<Option<Ticket>> {
+        let query = tickets::table
+            .select(TicketRow::as_select())
+            .filter(tickets::id.eq(id.0))
+            .filter(visible_tickets(scope));
+        let row: Option<TicketRow> = if lock {
+            query.for_update().first(self.conn).optional()
+        } else {
+            query.first(self.conn).optional()
+        }
+        .map_err(storage)?;
+        row.map(Ticket::try_from).transpose()
+    }
+}
+
+impl TicketRepository for PgUnitOfWork<'_> {
+    fn ticket(&mut self, scope: Scope, id: TicketId) -> RepoResult<Option<Ticket>> {
+        self.find_ticket(scope, id, false)
+    }
+
+    fn ticket_for_update(&mut self, scope: Scope, id: TicketId) -> RepoResult<Option<Ticket>> {
+        self.find_ticket(scope, id, true)
+    }
+
+    fn relation(&mut self, ticket: TicketId, profile: ProfileId) -> RepoResult<TicketRelation> {
+        let requester = exists(tickets::table.filter(tickets::id.eq(ticket.0)).filter(tickets::requester_id.eq(profile.0)));
+        let responder = exists(
+            responders::table.filter(responders::ticket_id.eq(ticket.0)).filter(responders::user_id.eq(profile.0)),
+        );
+        let subscriber = exists(
+            subscribers::table.filter(subscribers::ticket_id.eq(ticket.0)).filter(subscribers::user_id.eq(profile.0)),
+        );
+        let (requester, responder, subscriber) =
+            diesel::select((requester, responder, subscriber)).get_result::<(bool, bool, bool)>(self.conn).map_err(storage)?;
+        Ok(TicketRelation { requester, responder, subscriber })
+    }
+
+    fn status_totals(&mut self, scope: Scope, filter: &TicketFilter) -> RepoResult<StatusTotals> {
+        let rows: Vec<(String, i64)> = tickets::table
+            .filter(ticket_predicate(scope, filter, false))
+            .group_by(tickets::status)
+            .select((tickets::status, count_star()))
+            .load(self.conn)
+            .map_err(storage)?;
+        let mut totals = StatusTotals::default();
+        for (status, n) in rows {
+            if let Some(status) = TicketStatus::parse(&status) {
+                totals.add(status, n);
+            }
+        }
+        Ok(totals)
+    }
+
+    fn list_tickets(
+        &mut self,
+        scope: Scope,
+        filter: &TicketFilter,
+        sort: &[(TicketSortField, Direction)],
+        page: PageSlice,
+    ) -> RepoResult<Vec<Ticket>> {
+        let mut query = tickets::table
+            .select(TicketRow::as_select())
+            .filter(ticket_predicate(scope, filter, true))
+            .into_boxed();
+        // Rank first (best first, W25), then the requested fields, then id for a stable page.
+        if let Some(q) = &filter.search {
+            let rank = ts_rank(tickets::search_vector, plainto_tsquery_with_search_config(SEARCH_CONFIG, q.clone()));
+            query = query.then_order_by(rank.desc());
+        }
+        // PostgreSQL's NULL placement is kept: deadline ascending puts tickets without a
+        // deadline last, descending puts them first.
+        for (field, direction) in sort {
+            query = match (field, direction) {
+                (TicketSortField::CreatedAt, Direction::Asc) => query.then_order_by(tickets::created_at.asc()),
+                (TicketSortField::CreatedAt, Direction::Desc) => query.then_order_by(tickets::created_at.desc()),
+                (TicketSortField::DeadlineAt, Direction::Asc) => query.then_order_by(tickets::deadline_at.asc()),
+                (TicketSortField::DeadlineAt, Direction::Desc) => query.then_order_by(tickets::deadline_at.desc()),
+            };
+        }
+        let rows = query
+            .then_order_by(tickets::id.asc())
+            .limit(page.size)
+            .offset(page.offset())
+            .load(self.conn)
+            .map_err(storage)?;
+        to_tickets(rows)
+    }
+
+    fn insert_ticket(&mut self, requester: ProfileId, content: &TicketContent, at: DateTime<Utc>) -> RepoResult<Ticket> {
+        let row: TicketRow = diesel::insert_into(tickets::table)
+            .values((
+                TicketContentRow::new(content),
+                tickets::requester_id.eq(requester.0),
+                tickets::created_at.eq(at),
+                tickets::updated_at.eq(at),
+            ))
+            .returning(TicketRow::as_returning())
+            .get_result(self.conn)
+            .map_err(storage)?;
+        Ticket::try_from(row)
+    }
+
+    fn update_ticket(&mut self, id: TicketId, content: &TicketContent, at: DateTime<Utc>) -> RepoResult<Ticket> {
+        let row: Option<TicketRow> = diesel::update(tickets::table.filter(tickets::id.eq(id.0)))
+            .set((TicketContentRow::new(content), tickets::updated_at.eq(at)))
+            .returning(TicketRow::as_returning())
+            .get_result(self.conn)
+            .optional()
+            .map_err(storage)?;
+        row.ok_or(DomainError::NotFound).and_then(Ticket::try_from)
+    }
+
+    fn ticket_links(&mut self, ids: &[TicketId]) -> RepoResult<TicketLinks> {
+        if ids.is_empty() {
+            return Ok(TicketLinks::default());
+        }
+        let ids: Vec<i32> = ids.iter().map(|t| t.0).collect();
+        let responders: Vec<ResponderRow> = responders::table
+            .select(ResponderRow::as_select())
+            .filter(responders::ticket_id.eq_any(&ids))
+            .order(responders::id.asc())
+            .load(self.conn)
+            .map_err(storage)?;
+        let subscribers: Vec<SubscriberRow> = subscribers::table
+            .select(SubscriberRow::as_select())
+            .filter(subscribers::ticket_id.eq_any(&ids))
+            .order(subscribers::id.asc())
+            .load(self.conn)
+            .map_err(storage)?;
+        Ok(TicketLinks {
+            responders: responders.into_iter().map(Into::into).collect(),
+            subscribers: subscribers.into_iter().map(Into::into).collect(),
+        })
+    }
+}
+
+impl CommentRepository for PgUnitOfWork<'_> {
+    fn insert_comment(&mut self, ticket: TicketId, author: ProfileId, body: &str, at: DateTime<Utc>) -> RepoResult<Comment> {
+        let row: CommentRow = diesel::insert_into(comments::table)
+            .values((
+                comments::ticket_id.eq(ticket.0),
+                comments::user_id.eq(author.0),
+                comments::body.eq(body),
+                comments::created_at.eq(at),
+            ))
+            .returning(CommentRow::as_returning())
+            .get_result(self.conn)
+            .map_err(storage)?;
+        Ok(row.into())
+    }
+}

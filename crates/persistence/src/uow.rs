@@ -1,0 +1,22 @@
+//! The unit of work: one connection inside one open transaction. The repository traits are
+//! implemented in `tickets.rs`, `profiles.rs` and `activities.rs`.
+
+use diesel::PgConnection;
+
+/// Every repository port on one transaction (see [`crate::Database::in_transaction`]).
+pub struct PgUnitOfWork<'c> {
+    pub(crate) conn: &'c mut PgConnection,
+}
+
+impl<'c> PgUnitOfWork<'c> {
+    /// Wraps a connection. The caller is responsible for the transaction; use
+    /// [`crate::Database::in_transaction`] unless you manage one yourself (tests).
+    pub fn new(conn: &'c mut PgConnection) -> Self {
+        PgUnitOfWork { conn }
+    }
+
+    /// The underlying connection, for queries that have no port yet.
+    pub fn connection(&mut self) -> &mut PgConnection {
+        self.conn
+    }
+}

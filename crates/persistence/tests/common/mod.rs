@@ -1,0 +1,128 @@
+//! A private database per test (the shared harness lives in `desk-testkit`; this crate's tests
+//! must not depend on it being ready): `desk_ptest_<random>`, migrated, dropped on Drop.
+#![allow(dead_code)]
+
+use chrono::{DateTime, TimeZone, Utc};
+use desk_domain::ports::{IdentityRepository, ProfileDetails, TicketRepository};
+use desk_domain::*;
+use desk_persistence::schema::{responders, subscribers};
+use desk_persistence::{Database, PgUnitOfWork};
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use rand::Rng;
+
+pub fn admin_url() -> String {
+    std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
+}
+
+/// `url` with its database name replaced by `name`.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (url, String::new()),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let base = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    format!("{base}/{name}{query}")
+}
+
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+    pub db: Database,
+}
+
+impl TestDb {
+    pub fn new() -> TestDb {
+        let name = format!("desk_ptest_{:016x}", rand::thread_rng().gen::<u64>());
+        let mut admin = PgConnection::establish(&admin_url()).expect("admin connection");
+        admin.batch_execute(&format!("CREATE DATABASE {name}")).expect("create database");
+        let url = with_database(&admin_url(), &name);
+        let db = Database::connect(&url, 4).expect("connect");
+        db.migrate().expect("migrate");
+        TestDb { name, url, db }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = PgConnection::establish(&admin_url()) {
+            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+        }
+    }
+}
+
+pub fn at(secs: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(1_700_000_000 + secs, 0).unwrap()
+}
+
+pub fn content(background: &str) -> TicketContent {
+    TicketContent {
+        kind: TicketKind::Other,
+        request_type: RequestType::Subsidized,
+        status: TicketStatus::New,
+        priority: Priority::Default,
+        sensitive: false,
+        whysensitive: None,
+        deadline_at: None,
+        member_center: None,
+        identifier: None,
+        countries: vec![],
+        tags: vec![],
+        background: background.to_string(),
+        first_name: None,
+        last_name: None,
+        born_at: None,
+        connections: None,
+        sources: None,
+        business_activities: None,
+        initial_information: None,
+        company_name: None,
+        country: None,
+    }
+}
+
+pub fn profile(uow: &mut PgUnitOfWork<'_>, email: &str, first: &str, last: &str, staff: bool, superuser: bool) -> Profile {
+    uow.insert_profile(&ProfileDetails {
+        email: email.to_string(),
+        first_name: first.to_string(),
+        last_name: last.to_string(),
+        is_staff: staff,
+        is_superuser: superuser,
+    })
+    .expect("insert profile")
+}
+
+pub fn ticket(uow: &mut PgUnitOfWork<'_>, requester: ProfileId, c: &TicketContent, secs: i64) -> Ticket {
+    uow.insert_ticket(requester, c, at(secs)).expect("insert ticket")
+}
+
+pub fn add_responder(uow: &mut PgUnitOfWork<'_>, ticket: TicketId, user: ProfileId) {
+    diesel::insert_into(responders::table)
+        .values((responders::ticket_id.eq(ticket.0), responders::user_id.eq(user.0)))
+        .execute(uow.connection())
+        .expect("insert responder");
+}
+
+pub fn add_subscriber(
+    uow: &mut PgUnitOfWork<'_>,
+    ticket: TicketId,
+    user: Option<ProfileId>,
+    email: Option<&str>,
+) -> QueryResult<usize> {
+    diesel::insert_into(subscribers::table)
+        .values((
+            subscribers::ticket_id.eq(ticket.0),
+            subscribers::user_id.eq(user.map(|u| u.0)),
+            subscribers::email.eq(email),
+        ))
+        .execute(uow.connection())
+}
+
+/// Runs `f` on a transaction of `db` that is committed (tests read the data afterwards).
+pub fn write<T>(db: &Database, f: impl FnOnce(&mut PgUnitOfWork<'_>) -> T) -> T {
+    db.in_transaction(None, |uow| Ok(f(uow))).expect("transaction")
+}

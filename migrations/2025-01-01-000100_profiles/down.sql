@@ -1,0 +1,2 @@
+DROP TABLE profile_identities;
+DROP TABLE profiles;

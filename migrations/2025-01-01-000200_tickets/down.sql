@@ -1,0 +1,3 @@
+DROP TABLE subscribers;
+DROP TABLE responders;
+DROP TABLE tickets;

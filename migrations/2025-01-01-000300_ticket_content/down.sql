@@ -1,0 +1,4 @@
+DROP TABLE reviews;
+DROP TABLE expenses;
+DROP TABLE attachments;
+DROP TABLE comments;

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Load benchmark of a release build (issue "Foundation", docs/performance.md):
+# seeds 100,000 tickets / 2,000 profiles into a scratch database, runs `desk demo` against
+# it (the demo identity provider mints the bearer tokens; verification is the production
+# path), and measures req/s and latency percentiles with wrk, 16 connections, on loopback.
+#
+# Usage: scripts/bench.sh [seconds per run]   (env: DATABASE_URL = admin connection)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION="${1:-20}"
+ADMIN_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+BENCH_DB="desk_bench"
+BENCH_URL="${ADMIN_URL%/*}/${BENCH_DB}"
+PORT=18080
+OUT="$(mktemp -d)"
+trap 'kill "${DEMO_PID:-}" 2>/dev/null || true; rm -rf "$OUT"' EXIT
+
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+cargo build --release --bin desk
+DESK=target/release/desk
+
+if [ "${BENCH_RESEED:-1}" = 1 ]; then
+  psql "$ADMIN_URL" -qc "DROP DATABASE IF EXISTS ${BENCH_DB} WITH (FORCE)" -c "CREATE DATABASE ${BENCH_DB}"
+  DATABASE_URL="$BENCH_URL" "$DESK" migrate
+  /usr/bin/time -f "seed: %e s, peak RSS %M KiB" env DATABASE_URL="$BENCH_URL" "$DESK" seed --profiles 2000 --tickets 100000 --seed 42
+fi
+
+DATABASE_URL="$BENCH_URL" DESK_LOG=warn DESK_DB_POOL_SIZE=16 "$DESK" demo --port "$PORT" >"$OUT/demo.log" 2>&1 &
+DEMO_PID=$!
+for _ in $(seq 1 60); do grep -q "running at" "$OUT/demo.log" && break; sleep 1; done
+token() { grep -A1 "$1" "$OUT/demo.log" | grep -o "Bearer [^']*" | head -n1 | cut -d' ' -f2; }
+SUPER=$(token "a superuser")
+REQUESTER=$(token "a journalist")
+BASE="http://127.0.0.1:$PORT"
+visible=$(curl -s -H "Authorization: Bearer $REQUESTER" "$BASE/api/v3/tickets?page%5Bsize%5D=1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["meta"]["total"]["all"])')
+echo "requester sees $visible tickets"
+
+cat >"$OUT/create.lua" <<'LUA'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/vnd.api+json"
+wrk.body = '{"data":{"type":"tickets","attributes":{"kind":"company_ownership","background":"Benchmark ticket about offshore holdings","countries":["RO"],"country":"MD","company-name":"Bench Ltd"}}}'
+LUA
+
+run() { # name token path [script]
+  local name="$1" tok="$2" path="$3" script="${4:-}"
+  local args=(-t2 -c16 -d"${DURATION}s" --latency -H "Authorization: Bearer $tok" -H "Accept: application/vnd.api+json")
+  [ -n "$script" ] && args+=(-s "$script")
+  wrk "${args[@]}" "$BASE$path" >"$OUT/$name.txt"
+  local rps p50 p99 non2xx
+  rps=$(awk '/Requests\/sec/ {print $2}' "$OUT/$name.txt")
+  p50=$(awk '$1=="50%" {print $2}' "$OUT/$name.txt")
+  p99=$(awk '$1=="99%" {print $2}' "$OUT/$name.txt")
+  non2xx=$(awk '/Non-2xx/ {print $5}' "$OUT/$name.txt"); non2xx=${non2xx:-0}
+  printf '| %s | `%s` | %s | %s | %s | %s |\n' "$name" "$path" "$rps" "$p50" "$p99" "$non2xx"
+}
+
+echo
+echo "| request | path | req/s | p50 | p99 | non-2xx |"
+echo "|---|---|---|---|---|---|"
+run "GET /me" "$REQUESTER" "/api/v3/me"
+run "requester list" "$REQUESTER" "/api/v3/tickets?include=requester,responders,responders.user&page%5Bsize%5D=25&sort=-created_at"
+run "superuser list + meta.total" "$SUPER" "/api/v3/tickets?filter%5Bstatus__in%5D=new%2Cin-progress%2Cpending&include=requester,responders,responders.user&page%5Bsize%5D=25&sort=-created_at"
+run "full-text search" "$SUPER" "/api/v3/tickets?filter%5Bsearch%5D=offshore%20company&page%5Bsize%5D=25"
+run "ticket create" "$REQUESTER" "/api/v3/tickets" "$OUT/create.lua"
