@@ -10,10 +10,19 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
-#[command(name = "desk", version, about = "Research Desk: research requests for investigative journalists")]
+#[command(
+    name = "desk",
+    version,
+    about = "Research Desk: research requests for investigative journalists"
+)]
 pub struct Cli {
     /// Configuration file (defaults; every key can be overridden by environment variables).
-    #[arg(long, global = true, env = "DESK_CONFIG", default_value = "config/desk.toml")]
+    #[arg(
+        long,
+        global = true,
+        env = "DESK_CONFIG",
+        default_value = "config/desk.toml"
+    )]
     pub config: PathBuf,
     #[command(subcommand)]
     pub command: Command,
@@ -94,7 +103,11 @@ pub fn main() -> ExitCode {
         Command::Serve { migrate } => serve(&config, migrate),
         Command::Migrate => migrate(&config),
         Command::Demo { port } => crate::demo::run(&config, port).map_err(Failure::Runtime),
-        Command::Seed { profiles, tickets, seed } => seed_command(&config, profiles, tickets, seed),
+        Command::Seed {
+            profiles,
+            tickets,
+            seed,
+        } => seed_command(&config, profiles, tickets, seed),
         Command::Profiles { action } => profiles(&config, action),
     };
     match outcome {
@@ -112,14 +125,21 @@ pub fn main() -> ExitCode {
 
 fn init_logging(config: &Config) {
     use std::io::IsTerminal;
-    let filter = tracing_subscriber::EnvFilter::try_new(&config.log).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let json = match config.log_format.as_deref() {
         Some("json") => true,
         Some("pretty") => false,
         _ => !std::io::stderr().is_terminal(),
     };
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _ = if json { builder.json().try_init() } else { builder.try_init() };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 fn open_database(url: &str, pool_size: u32) -> Result<Database, Failure> {
@@ -130,27 +150,41 @@ fn serve(config: &Config, migrate_first: bool) -> Result<(), Failure> {
     let settings = config.validate_for_serve()?;
     let db = open_database(&settings.database_url, settings.pool_size)?;
     if migrate_first {
-        let applied = db.migrate().map_err(|e| Failure::Runtime(format!("migrations: {e}")))?;
+        let applied = db
+            .migrate()
+            .map_err(|e| Failure::Runtime(format!("migrations: {e}")))?;
         tracing::info!(applied, "migrations applied");
     } else if !db.migrations_current().unwrap_or(false) {
-        tracing::warn!("the database has pending migrations: run `desk migrate` (or `desk serve --migrate`)");
+        tracing::warn!(
+            "the database has pending migrations: run `desk migrate` (or `desk serve --migrate`)"
+        );
     }
-    let listener = TcpListener::bind(settings.bind).map_err(|e| Failure::Runtime(format!("DESK_BIND {}: {e}", settings.bind)))?;
+    let listener = TcpListener::bind(settings.bind)
+        .map_err(|e| Failure::Runtime(format!("DESK_BIND {}: {e}", settings.bind)))?;
     let runtime = actix_web::rt::System::new();
     runtime.block_on(async move {
         let state = server::state(&settings, db, server::system_clock())?;
-        server::run(state, listener).await.map_err(|e| Failure::Runtime(format!("server: {e}")))
+        server::run(state, listener)
+            .await
+            .map_err(|e| Failure::Runtime(format!("server: {e}")))
     })
 }
 
 fn migrate(config: &Config) -> Result<(), Failure> {
     let db = open_database(&config.require_database_url()?, 1)?;
-    let applied = db.migrate().map_err(|e| Failure::Runtime(format!("migrations: {e}")))?;
+    let applied = db
+        .migrate()
+        .map_err(|e| Failure::Runtime(format!("migrations: {e}")))?;
     println!("{applied} migration(s) applied; the schema is current.");
     Ok(())
 }
 
-fn seed_command(config: &Config, profiles: usize, tickets: usize, seed: u64) -> Result<(), Failure> {
+fn seed_command(
+    config: &Config,
+    profiles: usize,
+    tickets: usize,
+    seed: u64,
+) -> Result<(), Failure> {
     let db = open_database(&config.require_database_url()?, 4)?;
     crate::demo::seed_with_progress(&db, profiles, tickets, seed).map_err(Failure::Runtime)?;
     Ok(())
@@ -160,8 +194,13 @@ fn profiles(config: &Config, action: ProfilesCommand) -> Result<(), Failure> {
     let db = open_database(&config.require_database_url()?, 1)?;
     match action {
         ProfilesCommand::List => {
-            let all = db.all_profiles().map_err(|e| Failure::Runtime(e.to_string()))?;
-            println!("{:>6}  {:<40}  {:<30}  {:<6}  {:<10}  {:<6}", "id", "email", "name", "staff", "superuser", "active");
+            let all = db
+                .all_profiles()
+                .map_err(|e| Failure::Runtime(e.to_string()))?;
+            println!(
+                "{:>6}  {:<40}  {:<30}  {:<6}  {:<10}  {:<6}",
+                "id", "email", "name", "staff", "superuser", "active"
+            );
             for p in all {
                 println!(
                     "{:>6}  {:<40}  {:<30}  {:<6}  {:<10}  {:<6}",
@@ -181,10 +220,17 @@ fn profiles(config: &Config, action: ProfilesCommand) -> Result<(), Failure> {
 }
 
 fn set_active(db: &Database, email: &str, active: bool) -> Result<(), Failure> {
-    let changed = db.set_profile_active(email, active).map_err(|e| Failure::Runtime(e.to_string()))?;
+    let changed = db
+        .set_profile_active(email, active)
+        .map_err(|e| Failure::Runtime(e.to_string()))?;
     if changed == 0 {
-        return Err(Failure::Runtime(format!("no profile with the e-mail address {email}")));
+        return Err(Failure::Runtime(format!(
+            "no profile with the e-mail address {email}"
+        )));
     }
-    println!("{email}: {}", if active { "activated" } else { "deactivated" });
+    println!(
+        "{email}: {}",
+        if active { "activated" } else { "deactivated" }
+    );
     Ok(())
 }

@@ -15,7 +15,11 @@ pub struct Secret(pub String);
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.0.is_empty() { "\"\"" } else { "\"[redacted]\"" })
+        f.write_str(if self.0.is_empty() {
+            "\"\""
+        } else {
+            "\"[redacted]\""
+        })
     }
 }
 
@@ -62,7 +66,12 @@ pub struct ConfigError(pub String);
 
 /// Comma-separated list: items trimmed, empty items dropped (contract §7.7).
 pub fn list(value: &str) -> Vec<String> {
-    value.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 fn env_name(key: &str) -> String {
@@ -79,21 +88,38 @@ impl Config {
         Figment::from(Serialized::defaults(Config::default()))
             .merge(Toml::file(file))
             .merge(Env::prefixed("DESK_").only(&[
-                "db_pool_size", "bind", "public_url", "secret_key", "oidc_issuer", "oidc_client_id",
-                "oidc_audience", "member_centers", "expense_scopes", "log", "log_format",
+                "db_pool_size",
+                "bind",
+                "public_url",
+                "secret_key",
+                "oidc_issuer",
+                "oidc_client_id",
+                "oidc_audience",
+                "member_centers",
+                "expense_scopes",
+                "log",
+                "log_format",
             ]))
             .merge(Env::raw().only(&["DATABASE_URL"]))
             .extract()
             .map_err(|e| {
                 let key = e.path.first().cloned().unwrap_or_default();
-                let name = if key.is_empty() { "a setting".to_string() } else { env_name(&key) };
+                let name = if key.is_empty() {
+                    "a setting".to_string()
+                } else {
+                    env_name(&key)
+                };
                 ConfigError(format!("{name}: {}", e.kind))
             })
     }
 
     pub fn require_database_url(&self) -> Result<String, ConfigError> {
         match &self.database_url {
-            Some(Secret(url)) if url.starts_with("postgres://") || url.starts_with("postgresql://") => Ok(url.clone()),
+            Some(Secret(url))
+                if url.starts_with("postgres://") || url.starts_with("postgresql://") =>
+            {
+                Ok(url.clone())
+            }
             Some(_) => Err(ConfigError("DATABASE_URL must be a postgres:// URL".into())),
             None => Err(ConfigError("DATABASE_URL is required".into())),
         }
@@ -103,30 +129,50 @@ impl Config {
     pub fn validate_for_serve(&self) -> Result<ServeSettings, ConfigError> {
         let database_url = self.require_database_url()?;
         if self.db_pool_size == 0 || self.db_pool_size > 500 {
-            return Err(ConfigError("DESK_DB_POOL_SIZE must be between 1 and 500".into()));
+            return Err(ConfigError(
+                "DESK_DB_POOL_SIZE must be between 1 and 500".into(),
+            ));
         }
-        let bind: std::net::SocketAddr = self
-            .bind
-            .parse()
-            .map_err(|_| ConfigError(format!("DESK_BIND must be an address like 127.0.0.1:8080, not {:?}", self.bind)))?;
-        let public_url = self.public_url.clone().ok_or_else(|| ConfigError("DESK_PUBLIC_URL is required".into()))?;
+        let bind: std::net::SocketAddr = self.bind.parse().map_err(|_| {
+            ConfigError(format!(
+                "DESK_BIND must be an address like 127.0.0.1:8080, not {:?}",
+                self.bind
+            ))
+        })?;
+        let public_url = self
+            .public_url
+            .clone()
+            .ok_or_else(|| ConfigError("DESK_PUBLIC_URL is required".into()))?;
         let parsed = url::Url::parse(&public_url)
             .map_err(|_| ConfigError("DESK_PUBLIC_URL must be an absolute http(s) URL".into()))?;
         if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-            return Err(ConfigError("DESK_PUBLIC_URL must be an absolute http(s) URL".into()));
+            return Err(ConfigError(
+                "DESK_PUBLIC_URL must be an absolute http(s) URL".into(),
+            ));
         }
         match &self.secret_key {
             Some(Secret(key)) if key.len() >= 32 => {}
-            Some(_) => return Err(ConfigError("DESK_SECRET_KEY must be at least 32 bytes long".into())),
+            Some(_) => {
+                return Err(ConfigError(
+                    "DESK_SECRET_KEY must be at least 32 bytes long".into(),
+                ))
+            }
             None => return Err(ConfigError("DESK_SECRET_KEY is required".into())),
         }
-        let issuer = self.oidc_issuer.clone().ok_or_else(|| ConfigError("DESK_OIDC_ISSUER is required".into()))?;
+        let issuer = self
+            .oidc_issuer
+            .clone()
+            .ok_or_else(|| ConfigError("DESK_OIDC_ISSUER is required".into()))?;
         let client_id = self
             .oidc_client_id
             .clone()
             .filter(|c| !c.trim().is_empty())
             .ok_or_else(|| ConfigError("DESK_OIDC_CLIENT_ID is required".into()))?;
-        let audience = self.oidc_audience.clone().filter(|a| !a.trim().is_empty()).unwrap_or_else(|| client_id.clone());
+        let audience = self
+            .oidc_audience
+            .clone()
+            .filter(|a| !a.trim().is_empty())
+            .unwrap_or_else(|| client_id.clone());
         Ok(ServeSettings {
             database_url,
             pool_size: self.db_pool_size,
@@ -177,13 +223,23 @@ mod tests {
 
     #[test]
     fn each_problem_names_its_variable() {
-        let cases: Vec<(Box<dyn Fn(&mut Config)>, &str)> = vec![
+        type Breakage = Box<dyn Fn(&mut Config)>;
+        let cases: Vec<(Breakage, &str)> = vec![
             (Box::new(|c| c.database_url = None), "DATABASE_URL"),
             (Box::new(|c| c.public_url = None), "DESK_PUBLIC_URL"),
-            (Box::new(|c| c.public_url = Some("desk.example.org".into())), "DESK_PUBLIC_URL"),
-            (Box::new(|c| c.secret_key = Some(Secret("short".into()))), "DESK_SECRET_KEY"),
+            (
+                Box::new(|c| c.public_url = Some("desk.example.org".into())),
+                "DESK_PUBLIC_URL",
+            ),
+            (
+                Box::new(|c| c.secret_key = Some(Secret("short".into()))),
+                "DESK_SECRET_KEY",
+            ),
             (Box::new(|c| c.oidc_issuer = None), "DESK_OIDC_ISSUER"),
-            (Box::new(|c| c.oidc_client_id = Some(" ".into())), "DESK_OIDC_CLIENT_ID"),
+            (
+                Box::new(|c| c.oidc_client_id = Some(" ".into())),
+                "DESK_OIDC_CLIENT_ID",
+            ),
             (Box::new(|c| c.bind = "nowhere".into()), "DESK_BIND"),
             (Box::new(|c| c.db_pool_size = 0), "DESK_DB_POOL_SIZE"),
         ];
@@ -198,7 +254,10 @@ mod tests {
     #[test]
     fn secrets_are_redacted_in_debug_output() {
         let shown = format!("{:?}", valid());
-        assert!(!shown.contains("pw@") && !shown.contains(&"k".repeat(32)), "{shown}");
+        assert!(
+            !shown.contains("pw@") && !shown.contains(&"k".repeat(32)),
+            "{shown}"
+        );
     }
 
     #[test]

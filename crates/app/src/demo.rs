@@ -18,7 +18,12 @@ const DEMO_CLIENT: &str = "research-desk-demo";
 const DEMO_DIR: &str = ".desk/demo";
 
 /// Seeds with a progress bar on the terminal (used by `desk seed` and the demo).
-pub fn seed_with_progress(db: &Database, profiles: usize, tickets: usize, seed: u64) -> Result<(), String> {
+pub fn seed_with_progress(
+    db: &Database,
+    profiles: usize,
+    tickets: usize,
+    seed: u64,
+) -> Result<(), String> {
     let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} ({per_sec})")
@@ -26,14 +31,23 @@ pub fn seed_with_progress(db: &Database, profiles: usize, tickets: usize, seed: 
             .progress_chars("=> "),
     );
     let started = std::time::Instant::now();
-    let report = desk_persistence::seed::seed(db, profiles, tickets, seed, &mut |stage: &str, done: u64, total: u64| {
-        bar.set_message(stage.to_string());
-        bar.set_length(total);
-        bar.set_position(done);
-    })
+    let report = desk_persistence::seed::seed(
+        db,
+        profiles,
+        tickets,
+        seed,
+        &mut |stage: &str, done: u64, total: u64| {
+            bar.set_message(stage.to_string());
+            bar.set_length(total);
+            bar.set_position(done);
+        },
+    )
     .map_err(|e| format!("seeding failed: {e}"))?;
     bar.finish_and_clear();
-    println!("seeded {report} in {:.1} s", started.elapsed().as_secs_f64());
+    println!(
+        "seeded {report} in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
@@ -42,7 +56,10 @@ pub fn run(config: &Config, port: u16) -> Result<(), String> {
         Some(_) => None,
         None => {
             println!("Starting a private PostgreSQL cluster under {DEMO_DIR}/pg …");
-            Some(PrivateCluster::start(Path::new(DEMO_DIR).join("pg")).map_err(|e| format!("private PostgreSQL: {e}"))?)
+            Some(
+                PrivateCluster::start(Path::new(DEMO_DIR).join("pg"))
+                    .map_err(|e| format!("private PostgreSQL: {e}"))?,
+            )
         }
     };
     let database_url = match (&config.database_url, &cluster) {
@@ -71,32 +88,53 @@ pub fn run(config: &Config, port: u16) -> Result<(), String> {
             client_id: DEMO_CLIENT.into(),
             audience: DEMO_CLIENT.into(),
             member_centers: vec!["OCCRP".into(), "RISE Moldova".into(), "IStories".into()],
-            expense_scopes: vec!["orbis.com".into(), "domaintools.com".into(), "courier".into()],
+            expense_scopes: vec![
+                "orbis.com".into(),
+                "domaintools.com".into(),
+                "courier".into(),
+            ],
         };
         print_welcome(&db, &issuer, &running.url, &settings)?;
-        let state = server::state(&settings, db, server::system_clock()).map_err(|e| e.to_string())?;
-        server::run(state, listener).await.map_err(|e| format!("server: {e}"))
+        let state =
+            server::state(&settings, db, server::system_clock()).map_err(|e| e.to_string())?;
+        server::run(state, listener)
+            .await
+            .map_err(|e| format!("server: {e}"))
     });
     drop(cluster); // stops the private cluster
     outcome
 }
 
-fn print_welcome(db: &Database, issuer: &LocalIssuer, issuer_url: &str, settings: &ServeSettings) -> Result<(), String> {
+fn print_welcome(
+    db: &Database,
+    issuer: &LocalIssuer,
+    issuer_url: &str,
+    settings: &ServeSettings,
+) -> Result<(), String> {
     let base = format!("http://{}", settings.bind);
     let profiles = db.all_profiles().map_err(|e| e.to_string())?;
     let pick = |want_superuser: bool, want_staff: bool| {
-        profiles
-            .iter()
-            .find(|p| p.is_active && p.is_superuser == want_superuser && p.is_staff == want_staff && !p.email.is_empty())
+        profiles.iter().find(|p| {
+            p.is_active
+                && p.is_superuser == want_superuser
+                && p.is_staff == want_staff
+                && !p.email.is_empty()
+        })
     };
     let users = [
-        ("a superuser", pick(true, true).or_else(|| pick(true, false)), vec!["superuser", "staff"]),
+        (
+            "a superuser",
+            pick(true, true).or_else(|| pick(true, false)),
+            vec!["superuser", "staff"],
+        ),
         ("a researcher (staff)", pick(false, true), vec!["staff"]),
         ("a journalist (requester)", pick(false, false), vec![]),
     ];
     println!();
     println!("Research Desk demo is running at {base}");
-    println!("Demo identity provider: {issuer_url}  (client id {DEMO_CLIENT}; a new key at every start)");
+    println!(
+        "Demo identity provider: {issuer_url}  (client id {DEMO_CLIENT}; a new key at every start)"
+    );
     println!("Tokens below are valid for 12 hours. Paste a line to call the API as that person:");
     for (label, profile, roles) in users {
         let Some(p) = profile else { continue };

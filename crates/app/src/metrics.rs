@@ -5,7 +5,9 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::web;
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
 use std::time::Instant;
 
 #[derive(Clone)]
@@ -21,32 +23,55 @@ impl Metrics {
     pub fn new() -> Self {
         let registry = Registry::new();
         let requests = IntCounterVec::new(
-            Opts::new("desk_http_requests_total", "HTTP requests by route, method and status"),
+            Opts::new(
+                "desk_http_requests_total",
+                "HTTP requests by route, method and status",
+            ),
             &["route", "method", "status"],
         )
         .expect("valid metric");
         let latency = HistogramVec::new(
-            HistogramOpts::new("desk_http_request_duration_seconds", "HTTP request latency by route")
-                .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0]),
+            HistogramOpts::new(
+                "desk_http_request_duration_seconds",
+                "HTTP request latency by route",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+            ]),
             &["route", "method"],
         )
         .expect("valid metric");
-        let pool_connections = IntGauge::new("desk_db_pool_connections", "open database connections").expect("valid metric");
-        let pool_idle = IntGauge::new("desk_db_pool_idle", "idle database connections").expect("valid metric");
+        let pool_connections =
+            IntGauge::new("desk_db_pool_connections", "open database connections")
+                .expect("valid metric");
+        let pool_idle =
+            IntGauge::new("desk_db_pool_idle", "idle database connections").expect("valid metric");
         for collector in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
             Box::new(pool_connections.clone()),
             Box::new(pool_idle.clone()),
         ] {
-            registry.register(collector).expect("metric registered once");
+            registry
+                .register(collector)
+                .expect("metric registered once");
         }
-        Metrics { registry, requests, latency, pool_connections, pool_idle }
+        Metrics {
+            registry,
+            requests,
+            latency,
+            pool_connections,
+            pool_idle,
+        }
     }
 
     pub fn observe(&self, route: &str, method: &str, status: u16, seconds: f64) {
-        self.requests.with_label_values(&[route, method, &status.to_string()]).inc();
-        self.latency.with_label_values(&[route, method]).observe(seconds);
+        self.requests
+            .with_label_values(&[route, method, &status.to_string()])
+            .inc();
+        self.latency
+            .with_label_values(&[route, method])
+            .observe(seconds);
     }
 
     pub fn set_pool(&self, connections: u32, idle: u32) {
@@ -68,12 +93,20 @@ impl Default for Metrics {
 }
 
 /// Records route (the pattern, never the raw path), method, status and latency.
-pub async fn record(req: ServiceRequest, next: Next<impl MessageBody>) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+pub async fn record(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
-    let metrics = req.app_data::<web::Data<crate::http::AppState>>().map(|s| s.metrics.clone());
+    let metrics = req
+        .app_data::<web::Data<crate::http::AppState>>()
+        .map(|s| s.metrics.clone());
     let method = req.method().to_string();
     let response = next.call(req).await?;
-    let route = response.request().match_pattern().unwrap_or_else(|| "unmatched".to_string());
+    let route = response
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_string());
     let status = response.status().as_u16();
     let elapsed = started.elapsed().as_secs_f64();
     if let Some(metrics) = metrics {

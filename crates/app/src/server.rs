@@ -17,7 +17,13 @@ use std::sync::Arc;
 pub fn app(
     state: web::Data<AppState>,
 ) -> App<
-    impl ServiceFactory<ServiceRequest, Config = (), Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error, InitError = ()>,
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
 > {
     App::new()
         .app_data(state)
@@ -35,7 +41,11 @@ pub fn app(
 }
 
 /// Builds the shared state from validated settings and an open database.
-pub fn state(settings: &ServeSettings, db: Database, clock: Arc<dyn Clock>) -> Result<web::Data<AppState>, StartupError> {
+pub fn state(
+    settings: &ServeSettings,
+    db: Database,
+    clock: Arc<dyn Clock>,
+) -> Result<web::Data<AppState>, StartupError> {
     let verifier = BearerVerifier::new(
         OidcSettings {
             issuer: settings.issuer.clone(),
@@ -52,7 +62,10 @@ pub fn state(settings: &ServeSettings, db: Database, clock: Arc<dyn Clock>) -> R
         db,
         verifier,
         clock,
-        settings: ApiSettings { member_centers: settings.member_centers.clone(), expense_scopes: settings.expense_scopes.clone() },
+        settings: ApiSettings {
+            member_centers: settings.member_centers.clone(),
+            expense_scopes: settings.expense_scopes.clone(),
+        },
         metrics: Metrics::new(),
     }))
 }
@@ -66,7 +79,10 @@ pub fn system_clock() -> Arc<dyn Clock> {
 pub async fn run(state: web::Data<AppState>, listener: TcpListener) -> std::io::Result<()> {
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "serving");
-    HttpServer::new(move || app(state.clone())).listen(listener)?.run().await
+    HttpServer::new(move || app(state.clone()))
+        .listen(listener)?
+        .run()
+        .await
 }
 
 /// A start-up failure; the message is shown to the operator as is (it never holds secrets).

@@ -10,7 +10,10 @@ use serde_json::json;
 #[actix_web::test]
 async fn me1_me3_session() {
     let app = TestApp::new().await;
-    assert_eq!(app.get("/api/v3/me", None).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.get("/api/v3/me", None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
     let u0 = app.user("Uma", &[]).await;
     let u1 = app.user("Ugo", &["superuser"]).await;
     app.ticket(&u0, "mine").await;
@@ -21,9 +24,15 @@ async fn me1_me3_session() {
     assert_eq!(body["data"]["id"], u0.id.to_string());
     assert_eq!(body["data"]["attributes"]["email"], u0.email.as_str());
     assert_eq!(body["data"]["attributes"]["tickets-count"], 1);
-    assert_eq!(body["meta"], json!({"member-centers": ["OCCRP", "RISE"], "expense-scopes": ["domaintools.com", "orbis.com"]}));
+    assert_eq!(
+        body["meta"],
+        json!({"member-centers": ["OCCRP", "RISE"], "expense-scopes": ["domaintools.com", "orbis.com"]})
+    );
     let body = app.get("/api/v3/me", Some(&u1.token)).await.json();
-    assert_eq!(body["data"]["attributes"]["tickets-count"], 2, "a superuser counts every ticket");
+    assert_eq!(
+        body["data"]["attributes"]["tickets-count"], 2,
+        "a superuser counts every ticket"
+    );
     assert_eq!(body["data"]["attributes"]["is-superuser"], true);
     // Roles follow the token on every request.
     let demoted = app.with_roles(&u1, &[]);
@@ -35,18 +44,29 @@ async fn me1_me3_session() {
 #[actix_web::test]
 async fn pf1_pf4_who_sees_which_profiles() {
     let app = TestApp::new().await;
-    assert_eq!(app.get("/api/v3/profiles", None).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.get("/api/v3/profiles", None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
     let u0 = app.user("Uma", &[]).await;
     let u1 = app.user("Ugo", &[]).await;
     let u2 = app.user("Ula", &["superuser"]).await;
     let r = app.get("/api/v3/profiles", Some(&u0.token)).await;
     assert_eq!(r.status, StatusCode::OK);
-    assert!(r.text.contains(&u0.email) && !r.text.contains(&u1.email) && !r.text.contains(&u2.email));
+    assert!(
+        r.text.contains(&u0.email) && !r.text.contains(&u1.email) && !r.text.contains(&u2.email)
+    );
     assert_eq!(r.json()["data"].as_array().unwrap().len(), 1);
     // PF3: staff is no superuser here.
     let staff = app.with_roles(&u0, &["staff"]);
-    let r = app.get("/api/v3/profiles?filter[name]=Ugo", Some(&staff.token)).await;
-    assert_eq!(r.json()["data"].as_array().unwrap().len(), 1, "filters ignored for non-superusers");
+    let r = app
+        .get("/api/v3/profiles?filter[name]=Ugo", Some(&staff.token))
+        .await;
+    assert_eq!(
+        r.json()["data"].as_array().unwrap().len(),
+        1,
+        "filters ignored for non-superusers"
+    );
     assert!(r.text.contains(&u0.email));
     // PF4
     let r = app.get("/api/v3/profiles", Some(&u2.token)).await;
@@ -54,13 +74,24 @@ async fn pf1_pf4_who_sees_which_profiles() {
         assert!(r.text.contains(&u.email));
     }
     // Inactive profiles are not listed and cannot call the API (W14).
-    app.sql(&format!("UPDATE profiles SET is_active = false WHERE id = {}", u1.id));
+    app.sql(&format!(
+        "UPDATE profiles SET is_active = false WHERE id = {}",
+        u1.id
+    ));
     let r = app.get("/api/v3/profiles", Some(&u2.token)).await;
     assert!(!r.text.contains(&u1.email));
-    assert_eq!(app.get(&format!("/api/v3/profiles/{}", u1.id), Some(&u2.token)).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get(&format!("/api/v3/profiles/{}", u1.id), Some(&u2.token))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
     let refused = app.get("/api/v3/me", Some(&u1.token)).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
-    assert!(refused.json()["errors"][0]["detail"].as_str().unwrap().contains("deactivated"));
+    assert!(refused.json()["errors"][0]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("deactivated"));
 }
 
 #[actix_web::test]
@@ -71,19 +102,52 @@ async fn pf5_pf6_name_filter_for_superusers() {
     let susc = app.token("susc@example.org", "Ion", "Sușcov", &["staff"]);
     app.get("/api/v3/me", Some(&stan)).await;
     app.get("/api/v3/me", Some(&susc)).await;
-    let r = app.get("/api/v3/profiles?filter[name]=%D1%82%D0%B0%D0%BD", Some(&su.token)).await;
-    assert!(r.text.contains("stan@example.org") && r.text.contains("Станислав") && !r.text.contains("susc@example.org"));
-    let r = app.get("/api/v3/profiles?filter[name]=u%C8%99c", Some(&su.token)).await;
+    let r = app
+        .get(
+            "/api/v3/profiles?filter[name]=%D1%82%D0%B0%D0%BD",
+            Some(&su.token),
+        )
+        .await;
+    assert!(
+        r.text.contains("stan@example.org")
+            && r.text.contains("Станислав")
+            && !r.text.contains("susc@example.org")
+    );
+    let r = app
+        .get("/api/v3/profiles?filter[name]=u%C8%99c", Some(&su.token))
+        .await;
     assert!(r.text.contains("susc@example.org") && !r.text.contains("stan@example.org"));
-    let r = app.get("/api/v3/profiles?filter[name]=ion%20su", Some(&su.token)).await;
-    assert!(r.text.contains("susc@example.org"), "matches across first and last name");
-    let r = app.get("/api/v3/profiles?filter[is_staff]=true", Some(&su.token)).await;
+    let r = app
+        .get("/api/v3/profiles?filter[name]=ion%20su", Some(&su.token))
+        .await;
+    assert!(
+        r.text.contains("susc@example.org"),
+        "matches across first and last name"
+    );
+    let r = app
+        .get("/api/v3/profiles?filter[is_staff]=true", Some(&su.token))
+        .await;
     assert_eq!(r.json()["data"].as_array().unwrap().len(), 1);
-    let r = app.get("/api/v3/profiles?filter[name]=100%25_", Some(&su.token)).await;
-    assert_eq!(r.json()["data"].as_array().unwrap().len(), 0, "LIKE wildcards are literal");
-    let r = app.get("/api/v3/profiles?sort=email&page[size]=1", Some(&su.token)).await;
-    assert_eq!(r.status, StatusCode::OK, "sort is ignored, never a 500 (W16)");
-    assert!(r.json()["links"]["last"].as_str().unwrap().contains("page[number]=3"));
+    let r = app
+        .get("/api/v3/profiles?filter[name]=100%25_", Some(&su.token))
+        .await;
+    assert_eq!(
+        r.json()["data"].as_array().unwrap().len(),
+        0,
+        "LIKE wildcards are literal"
+    );
+    let r = app
+        .get("/api/v3/profiles?sort=email&page[size]=1", Some(&su.token))
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "sort is ignored, never a 500 (W16)"
+    );
+    assert!(r.json()["links"]["last"]
+        .as_str()
+        .unwrap()
+        .contains("page[number]=3"));
 }
 
 #[actix_web::test]
@@ -92,28 +156,56 @@ async fn pf7_pf9_bio_updates() {
     let u0 = app.user("Uma", &[]).await;
     let u1 = app.user("Ugo", &[]).await;
     let u2 = app.user("Ula", &["superuser"]).await;
-    let body = |id: i32| {
-        json!({"data": {"type": "profiles", "id": id.to_string(), "attributes": {"email": "ignored@email.address", "bio": "Short Bio", "is-staff": true}}})
-    };
-    let r = app.send(Method::PATCH, &format!("/api/v3/profiles/{}", u1.id), Some(&u0.token), body(u1.id)).await;
+    let body = |id: i32| json!({"data": {"type": "profiles", "id": id.to_string(), "attributes": {"email": "ignored@email.address", "bio": "Short Bio", "is-staff": true}}});
+    let r = app
+        .send(
+            Method::PATCH,
+            &format!("/api/v3/profiles/{}", u1.id),
+            Some(&u0.token),
+            body(u1.id),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
-    let r = app.send(Method::PATCH, &format!("/api/v3/profiles/{}", u0.id), Some(&u0.token), body(u0.id)).await;
+    let r = app
+        .send(
+            Method::PATCH,
+            &format!("/api/v3/profiles/{}", u0.id),
+            Some(&u0.token),
+            body(u0.id),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let json = r.json();
     assert_eq!(json["data"]["attributes"]["email"], u0.email.as_str());
     assert_eq!(json["data"]["attributes"]["bio"], "Short Bio");
     assert_eq!(json["data"]["attributes"]["is-staff"], false);
-    assert_eq!(json["meta"]["member-centers"], json!(["OCCRP", "RISE"]), "own profile carries the /me meta");
+    assert_eq!(
+        json["meta"]["member-centers"],
+        json!(["OCCRP", "RISE"]),
+        "own profile carries the /me meta"
+    );
     // PF9: a superuser edits someone else's bio; staff flag stays as the provider says.
     let staff = app.with_roles(&u0, &["staff"]);
     app.get("/api/v3/me", Some(&staff.token)).await;
-    let r = app.send(Method::PATCH, &format!("/api/v3/profiles/{}", u0.id), Some(&u2.token), body(u0.id)).await;
+    let r = app
+        .send(
+            Method::PATCH,
+            &format!("/api/v3/profiles/{}", u0.id),
+            Some(&u2.token),
+            body(u0.id),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.json()["data"]["attributes"]["is-staff"], true);
     assert!(r.json().get("meta").is_none());
     // W19: without bio, the bio stays.
     let r = app
-        .send(Method::PATCH, &format!("/api/v3/profiles/{}", u0.id), Some(&u0.token), json!({"data": {"type": "profiles", "id": u0.id.to_string(), "attributes": {}}}))
+        .send(
+            Method::PATCH,
+            &format!("/api/v3/profiles/{}", u0.id),
+            Some(&u0.token),
+            json!({"data": {"type": "profiles", "id": u0.id.to_string(), "attributes": {}}}),
+        )
         .await;
     assert_eq!(r.json()["data"]["attributes"]["bio"], "Short Bio");
     // Bad bio types are 422, and change nothing.
@@ -121,5 +213,11 @@ async fn pf7_pf9_bio_updates() {
         .send(Method::PATCH, &format!("/api/v3/profiles/{}", u0.id), Some(&u0.token), json!({"data": {"type": "profiles", "id": u0.id.to_string(), "attributes": {"bio": {"x": 1}}}}))
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(app.count(&format!("profiles WHERE id = {} AND bio = 'Short Bio'", u0.id)), 1);
+    assert_eq!(
+        app.count(&format!(
+            "profiles WHERE id = {} AND bio = 'Short Bio'",
+            u0.id
+        )),
+        1
+    );
 }

@@ -8,7 +8,10 @@ use common::*;
 use serde_json::json;
 
 fn error_code(r: &Response) -> String {
-    r.json()["errors"][0]["code"].as_str().unwrap_or("").to_string()
+    r.json()["errors"][0]["code"]
+        .as_str()
+        .unwrap_or("")
+        .to_string()
 }
 
 #[actix_web::test]
@@ -16,18 +19,62 @@ async fn media_types_and_accept() {
     let app = TestApp::new().await;
     let u = app.user("Uma", &[]).await;
     let body = ticket_body("x").to_string().into_bytes();
-    for media in ["application/json", "application/x-www-form-urlencoded", "text/plain", "multipart/form-data; boundary=x"] {
-        let r = app.call(Method::POST, "/api/v3/tickets", Some(&u.token), &[("content-type", media)], Some(body.clone())).await;
+    for media in [
+        "application/json",
+        "application/x-www-form-urlencoded",
+        "text/plain",
+        "multipart/form-data; boundary=x",
+    ] {
+        let r = app
+            .call(
+                Method::POST,
+                "/api/v3/tickets",
+                Some(&u.token),
+                &[("content-type", media)],
+                Some(body.clone()),
+            )
+            .await;
         assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{media}");
         assert_eq!(r.header("content-type").as_deref(), Some(JSONAPI));
     }
-    let r = app.call(Method::POST, "/api/v3/tickets", Some(&u.token), &[], Some(body.clone())).await;
+    let r = app
+        .call(
+            Method::POST,
+            "/api/v3/tickets",
+            Some(&u.token),
+            &[],
+            Some(body.clone()),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    let r = app.call(Method::GET, "/api/v3/me", Some(&u.token), &[("accept", "application/json")], None).await;
+    let r = app
+        .call(
+            Method::GET,
+            "/api/v3/me",
+            Some(&u.token),
+            &[("accept", "application/json")],
+            None,
+        )
+        .await;
     assert_eq!(r.status, StatusCode::NOT_ACCEPTABLE);
-    assert_eq!(r.json()["errors"][0]["detail"], "Could not satisfy the request Accept header.");
-    for ok in ["*/*", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", JSONAPI] {
-        let r = app.call(Method::GET, "/api/v3/me", Some(&u.token), &[("accept", ok)], None).await;
+    assert_eq!(
+        r.json()["errors"][0]["detail"],
+        "Could not satisfy the request Accept header."
+    );
+    for ok in [
+        "*/*",
+        "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+        JSONAPI,
+    ] {
+        let r = app
+            .call(
+                Method::GET,
+                "/api/v3/me",
+                Some(&u.token),
+                &[("accept", ok)],
+                None,
+            )
+            .await;
         assert_eq!(r.status, StatusCode::OK, "{ok}");
     }
     assert_eq!(app.count("tickets"), 0);
@@ -40,23 +87,98 @@ async fn malformed_documents_are_4xx_and_change_nothing() {
     let t = app.ticket(&u, "original").await;
     let raw = |body: &str| body.as_bytes().to_vec();
     let cases: Vec<(Method, String, Vec<u8>, StatusCode, &str)> = vec![
-        (Method::POST, "/api/v3/tickets".into(), raw("{not json"), StatusCode::BAD_REQUEST, "parse_error"),
-        (Method::POST, "/api/v3/tickets".into(), raw("[1,2]"), StatusCode::BAD_REQUEST, "parse_error"),
-        (Method::POST, "/api/v3/tickets".into(), raw("{\"meta\":{}}"), StatusCode::BAD_REQUEST, "parse_error"),
-        (Method::POST, "/api/v3/tickets".into(), raw("{\"data\":[]}"), StatusCode::BAD_REQUEST, "parse_error"),
-        (Method::POST, "/api/v3/tickets".into(), raw("{\"data\":{\"type\":\"comments\",\"attributes\":{}}}"), StatusCode::CONFLICT, "error"),
-        (Method::POST, "/api/v3/tickets".into(), raw("{\"data\":{\"type\":\"tickets\",\"attributes\":[]}}"), StatusCode::BAD_REQUEST, "parse_error"),
-        (Method::PATCH, format!("/api/v3/tickets/{t}"), raw("{\"data\":{\"type\":\"tickets\",\"attributes\":{}}}"), StatusCode::BAD_REQUEST, "parse_error"),
-        (Method::PATCH, format!("/api/v3/tickets/{t}"), raw("{\"data\":{\"type\":\"tickets\",\"id\":\"999\",\"attributes\":{}}}"), StatusCode::CONFLICT, "error"),
-        (Method::POST, "/api/v3/tickets".into(), vec![0xff, 0xfe, 0x00], StatusCode::BAD_REQUEST, "parse_error"),
+        (
+            Method::POST,
+            "/api/v3/tickets".into(),
+            raw("{not json"),
+            StatusCode::BAD_REQUEST,
+            "parse_error",
+        ),
+        (
+            Method::POST,
+            "/api/v3/tickets".into(),
+            raw("[1,2]"),
+            StatusCode::BAD_REQUEST,
+            "parse_error",
+        ),
+        (
+            Method::POST,
+            "/api/v3/tickets".into(),
+            raw("{\"meta\":{}}"),
+            StatusCode::BAD_REQUEST,
+            "parse_error",
+        ),
+        (
+            Method::POST,
+            "/api/v3/tickets".into(),
+            raw("{\"data\":[]}"),
+            StatusCode::BAD_REQUEST,
+            "parse_error",
+        ),
+        (
+            Method::POST,
+            "/api/v3/tickets".into(),
+            raw("{\"data\":{\"type\":\"comments\",\"attributes\":{}}}"),
+            StatusCode::CONFLICT,
+            "error",
+        ),
+        (
+            Method::POST,
+            "/api/v3/tickets".into(),
+            raw("{\"data\":{\"type\":\"tickets\",\"attributes\":[]}}"),
+            StatusCode::BAD_REQUEST,
+            "parse_error",
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v3/tickets/{t}"),
+            raw("{\"data\":{\"type\":\"tickets\",\"attributes\":{}}}"),
+            StatusCode::BAD_REQUEST,
+            "parse_error",
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v3/tickets/{t}"),
+            raw("{\"data\":{\"type\":\"tickets\",\"id\":\"999\",\"attributes\":{}}}"),
+            StatusCode::CONFLICT,
+            "error",
+        ),
+        (
+            Method::POST,
+            "/api/v3/tickets".into(),
+            vec![0xff, 0xfe, 0x00],
+            StatusCode::BAD_REQUEST,
+            "parse_error",
+        ),
     ];
     for (method, path, body, status, code) in cases {
-        let r = app.call(method.clone(), &path, Some(&u.token), &[("content-type", JSONAPI)], Some(body)).await;
+        let r = app
+            .call(
+                method.clone(),
+                &path,
+                Some(&u.token),
+                &[("content-type", JSONAPI)],
+                Some(body),
+            )
+            .await;
         assert_eq!(r.status, status, "{method} {path}: {}", r.text);
         assert_eq!(error_code(&r), code, "{}", r.text);
     }
-    let r = app.call(Method::PATCH, &format!("/api/v3/tickets/{t}"), Some(&u.token), &[("content-type", JSONAPI)], Some(raw("{\"data\":{\"type\":\"tickets\",\"id\":\"999\",\"attributes\":{}}}"))).await;
-    assert_eq!(r.json()["errors"][0]["detail"], format!("The resource object's id (999) does not match url's lookup id ({t})"));
+    let r = app
+        .call(
+            Method::PATCH,
+            &format!("/api/v3/tickets/{t}"),
+            Some(&u.token),
+            &[("content-type", JSONAPI)],
+            Some(raw(
+                "{\"data\":{\"type\":\"tickets\",\"id\":\"999\",\"attributes\":{}}}",
+            )),
+        )
+        .await;
+    assert_eq!(
+        r.json()["errors"][0]["detail"],
+        format!("The resource object's id (999) does not match url's lookup id ({t})")
+    );
     assert_eq!(app.count("tickets"), 1);
     assert_eq!(app.count("activities"), 1);
 }
@@ -81,18 +203,44 @@ async fn wrong_types_huge_and_nul_values_are_422() {
         json!({"background": "ok", "deadline-at": "2000-01-01T00:00:00Z"}),
     ];
     for attributes in bad_values {
-        let r = app.send(Method::POST, "/api/v3/tickets", Some(&u.token), json!({"data": {"type": "tickets", "attributes": attributes}})).await;
-        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{attributes}: {}", r.text);
+        let r = app
+            .send(
+                Method::POST,
+                "/api/v3/tickets",
+                Some(&u.token),
+                json!({"data": {"type": "tickets", "attributes": attributes}}),
+            )
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{attributes}: {}",
+            r.text
+        );
         let errors = r.json()["errors"].as_array().unwrap().clone();
         assert!(!errors.is_empty());
         for e in errors {
-            assert!(e["source"]["pointer"].as_str().unwrap().starts_with("/data/attributes/"), "{e}");
+            assert!(
+                e["source"]["pointer"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("/data/attributes/"),
+                "{e}"
+            );
             assert_eq!(e["status"], "422");
         }
     }
     // A body over the limit is refused before it is read whole.
     let huge = vec![b' '; 2 * 1024 * 1024];
-    let r = app.call(Method::POST, "/api/v3/tickets", Some(&u.token), &[("content-type", JSONAPI)], Some(huge)).await;
+    let r = app
+        .call(
+            Method::POST,
+            "/api/v3/tickets",
+            Some(&u.token),
+            &[("content-type", JSONAPI)],
+            Some(huge),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(app.count("tickets"), 0);
 }
@@ -102,48 +250,115 @@ async fn methods_routes_and_authentication_order() {
     let app = TestApp::new().await;
     let u = app.user("Uma", &[]).await;
     // Anonymous callers get 401 even for methods the route lacks.
-    let r = app.call(Method::DELETE, "/api/v3/tickets/1", None, &[], None).await;
+    let r = app
+        .call(Method::DELETE, "/api/v3/tickets/1", None, &[], None)
+        .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-    let r = app.call(Method::DELETE, "/api/v3/tickets/1", Some(&u.token), &[], None).await;
+    let r = app
+        .call(
+            Method::DELETE,
+            "/api/v3/tickets/1",
+            Some(&u.token),
+            &[],
+            None,
+        )
+        .await;
     assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
-    assert_eq!(r.json()["errors"][0]["detail"], "Method \"DELETE\" not allowed.");
+    assert_eq!(
+        r.json()["errors"][0]["detail"],
+        "Method \"DELETE\" not allowed."
+    );
     assert!(r.header("allow").unwrap().contains("PATCH"));
-    for (method, path) in [(Method::POST, "/api/v3/me"), (Method::DELETE, "/api/v3/profiles/1"), (Method::POST, "/api/v3/profiles")] {
-        assert_eq!(app.call(method, path, Some(&u.token), &[], None).await.status, StatusCode::METHOD_NOT_ALLOWED);
+    for (method, path) in [
+        (Method::POST, "/api/v3/me"),
+        (Method::DELETE, "/api/v3/profiles/1"),
+        (Method::POST, "/api/v3/profiles"),
+    ] {
+        assert_eq!(
+            app.call(method, path, Some(&u.token), &[], None)
+                .await
+                .status,
+            StatusCode::METHOD_NOT_ALLOWED
+        );
     }
     // A trailing slash matches nothing: plain HTML 404.
     let r = app.get("/api/v3/tickets/", Some(&u.token)).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert!(r.header("content-type").unwrap().starts_with("text/html"));
     // HEAD wherever GET is.
-    let r = app.call(Method::HEAD, "/api/v3/me", Some(&u.token), &[], None).await;
+    let r = app
+        .call(Method::HEAD, "/api/v3/me", Some(&u.token), &[], None)
+        .await;
     assert_eq!(r.status, StatusCode::OK);
-    let r = app.call(Method::OPTIONS, "/api/v3/tickets", Some(&u.token), &[], None).await;
+    let r = app
+        .call(
+            Method::OPTIONS,
+            "/api/v3/tickets",
+            Some(&u.token),
+            &[],
+            None,
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK);
-    assert!(r.json()["data"]["allowed_methods"].as_array().unwrap().contains(&json!("POST")));
+    assert!(r.json()["data"]["allowed_methods"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("POST")));
 }
 
 #[actix_web::test]
 async fn queries_includes_and_pages() {
     let app = TestApp::new().await;
     let u = app.user("Uma", &[]).await;
-    let r = app.get("/api/v3/tickets?filter%5Bsearch%5D=%FF", Some(&u.token)).await;
+    let r = app
+        .get("/api/v3/tickets?filter%5Bsearch%5D=%FF", Some(&u.token))
+        .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    let r = app.get("/api/v3/tickets?include=attachments", Some(&u.token)).await;
+    let r = app
+        .get("/api/v3/tickets?include=attachments", Some(&u.token))
+        .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    assert_eq!(r.json()["errors"][0]["detail"], "This endpoint does not support the include parameter for path attachments");
+    assert_eq!(
+        r.json()["errors"][0]["detail"],
+        "This endpoint does not support the include parameter for path attachments"
+    );
     for page in ["2", "0", "-1", "x"] {
-        let r = app.get(&format!("/api/v3/tickets?page[number]={page}"), Some(&u.token)).await;
+        let r = app
+            .get(
+                &format!("/api/v3/tickets?page[number]={page}"),
+                Some(&u.token),
+            )
+            .await;
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{page}");
         assert_eq!(r.json()["errors"][0]["detail"], "Invalid page.");
     }
-    let r = app.get("/api/v3/tickets?page[number]=1&page[size]=100000", Some(&u.token)).await;
+    let r = app
+        .get(
+            "/api/v3/tickets?page[number]=1&page[size]=100000",
+            Some(&u.token),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     let links = r.json()["links"].clone();
-    assert!(links["first"].as_str().unwrap().contains("page[number]=1&page[size]=100000"), "{links}");
+    assert!(
+        links["first"]
+            .as_str()
+            .unwrap()
+            .contains("page[number]=1&page[size]=100000"),
+        "{links}"
+    );
     // Links use the forwarded host and scheme.
     let r = app
-        .call(Method::GET, "/api/v3/tickets?sort=-created_at&filter[search]=a%20b", Some(&u.token), &[("x-forwarded-host", "desk.example.org"), ("x-forwarded-proto", "https")], None)
+        .call(
+            Method::GET,
+            "/api/v3/tickets?sort=-created_at&filter[search]=a%20b",
+            Some(&u.token),
+            &[
+                ("x-forwarded-host", "desk.example.org"),
+                ("x-forwarded-proto", "https"),
+            ],
+            None,
+        )
         .await;
     let first = r.json()["links"]["first"].as_str().unwrap().to_string();
     assert_eq!(first, "https://desk.example.org/api/v3/tickets?filter[search]=a+b&page[number]=1&sort=-created_at");
@@ -153,10 +368,20 @@ async fn queries_includes_and_pages() {
 async fn security_headers_and_error_documents() {
     let app = TestApp::new().await;
     let u = app.user("Uma", &[]).await;
-    for r in [app.get("/api/v3/me", Some(&u.token)).await, app.get("/api/v3/me", None).await, app.get("/nowhere", None).await] {
-        assert_eq!(r.header("x-content-type-options").as_deref(), Some("nosniff"));
+    for r in [
+        app.get("/api/v3/me", Some(&u.token)).await,
+        app.get("/api/v3/me", None).await,
+        app.get("/nowhere", None).await,
+    ] {
+        assert_eq!(
+            r.header("x-content-type-options").as_deref(),
+            Some("nosniff")
+        );
         assert_eq!(r.header("referrer-policy").as_deref(), Some("same-origin"));
-        assert_eq!(r.header("cross-origin-opener-policy").as_deref(), Some("same-origin"));
+        assert_eq!(
+            r.header("cross-origin-opener-policy").as_deref(),
+            Some("same-origin")
+        );
     }
     let r = app.get("/api/v3/me", Some("not-a-token")).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
@@ -176,7 +401,13 @@ async fn operations_endpoints() {
     assert!(metrics.text.contains("route=\"/api/v3/me\""));
     let openapi = app.get("/api/v3/openapi.json", None).await.json();
     assert!(openapi["openapi"].as_str().unwrap().starts_with("3.1"));
-    for path in ["/api/v3/tickets", "/api/v3/tickets/{id}", "/api/v3/me", "/api/v3/profiles", "/api/v3/profiles/{id}"] {
+    for path in [
+        "/api/v3/tickets",
+        "/api/v3/tickets/{id}",
+        "/api/v3/me",
+        "/api/v3/profiles",
+        "/api/v3/profiles/{id}",
+    ] {
         assert!(openapi["paths"][path].is_object(), "{path}");
     }
 }

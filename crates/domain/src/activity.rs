@@ -86,7 +86,10 @@ mod tests {
 
     #[test]
     fn verbs_are_spelled_as_the_contract_lists_them() {
-        assert_eq!(Verb::TicketStatus(TicketStatus::InProgress).as_wire(), "ticket:update:status_in-progress");
+        assert_eq!(
+            Verb::TicketStatus(TicketStatus::InProgress).as_wire(),
+            "ticket:update:status_in-progress"
+        );
         assert_eq!(Verb::SubscriberJoined.as_wire(), "subscriber:update:joined");
         assert_eq!(Verb::TicketPending.as_wire(), "ticket:update:pending");
     }

@@ -12,10 +12,18 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn attribute(name: &str, detail: impl Into<String>, code: &'static str) -> Self {
-        FieldError { pointer: format!("/data/attributes/{name}"), detail: detail.into(), code }
+        FieldError {
+            pointer: format!("/data/attributes/{name}"),
+            detail: detail.into(),
+            code,
+        }
     }
     pub fn relationship(name: &str, detail: impl Into<String>, code: &'static str) -> Self {
-        FieldError { pointer: format!("/data/relationships/{name}"), detail: detail.into(), code }
+        FieldError {
+            pointer: format!("/data/relationships/{name}"),
+            detail: detail.into(),
+            code,
+        }
     }
     pub fn required(name: &str) -> Self {
         Self::attribute(name, "This field is required.", "required")

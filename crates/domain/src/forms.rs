@@ -20,12 +20,20 @@ pub fn parse_datetime(input: &str) -> Option<DateTime<Utc>> {
         return None;
     }
     let parsed = if s.len() == 10 {
-        NaiveDate::parse_from_str(s, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)).map(|n| n.and_utc())
+        NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .ok()
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|n| n.and_utc())
     } else {
         let (date_time, offset) = split_offset(s);
-        let naive = ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M"]
-            .iter()
-            .find_map(|f| NaiveDateTime::parse_from_str(date_time, f).ok())?;
+        let naive = [
+            "%Y-%m-%dT%H:%M:%S%.f",
+            "%Y-%m-%dT%H:%M",
+            "%Y-%m-%d %H:%M:%S%.f",
+            "%Y-%m-%d %H:%M",
+        ]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(date_time, f).ok())?;
         Some(naive.and_utc() - chrono::Duration::seconds(offset?))
     }?;
     use chrono::Datelike;
@@ -63,10 +71,10 @@ pub fn parse_bool(value: &Value) -> Option<bool> {
         Value::Number(n) if n.as_i64() == Some(1) => Some(true),
         Value::Number(n) if n.as_i64() == Some(0) => Some(false),
         Value::String(s) => match s.as_str() {
-            "true" | "True" | "TRUE" | "t" | "T" | "yes" | "Yes" | "YES" | "y" | "Y" | "on" | "On" | "ON" | "1" => Some(true),
-            "false" | "False" | "FALSE" | "f" | "F" | "no" | "No" | "NO" | "n" | "N" | "off" | "Off" | "OFF" | "0" => {
-                Some(false)
-            }
+            "true" | "True" | "TRUE" | "t" | "T" | "yes" | "Yes" | "YES" | "y" | "Y" | "on"
+            | "On" | "ON" | "1" => Some(true),
+            "false" | "False" | "FALSE" | "f" | "F" | "no" | "No" | "NO" | "n" | "N" | "off"
+            | "Off" | "OFF" | "0" => Some(false),
             _ => None,
         },
         _ => None,
@@ -101,27 +109,49 @@ pub struct Text {
 
 impl Text {
     pub const fn plain(max: usize) -> Self {
-        Text { max, allow_blank: true, allow_null: true, sanitized: false }
+        Text {
+            max,
+            allow_blank: true,
+            allow_null: true,
+            sanitized: false,
+        }
     }
     pub const fn sanitized(max: usize) -> Self {
-        Text { max, allow_blank: true, allow_null: true, sanitized: true }
+        Text {
+            max,
+            allow_blank: true,
+            allow_null: true,
+            sanitized: true,
+        }
     }
     pub const fn required(self) -> Self {
-        Text { allow_blank: false, allow_null: false, ..self }
+        Text {
+            allow_blank: false,
+            allow_null: false,
+            ..self
+        }
     }
     pub const fn not_blank(self) -> Self {
-        Text { allow_blank: false, ..self }
+        Text {
+            allow_blank: false,
+            ..self
+        }
     }
 }
 
 impl<'a> Attributes<'a> {
     pub fn new(map: &'a Map<String, Value>) -> Self {
-        Attributes { map, errors: Vec::new() }
+        Attributes {
+            map,
+            errors: Vec::new(),
+        }
     }
 
     /// The raw value of `name` (dasherized), falling back to its underscored spelling.
     pub fn raw(&self, name: &str) -> Option<&'a Value> {
-        self.map.get(name).or_else(|| self.map.get(&name.replace('-', "_")))
+        self.map
+            .get(name)
+            .or_else(|| self.map.get(&name.replace('-', "_")))
     }
 
     pub fn has(&self, name: &str) -> bool {
@@ -144,7 +174,11 @@ impl<'a> Attributes<'a> {
             Value::String(s) => s.clone(),
             Value::Number(n) => n.to_string(),
             _ => {
-                self.fail(FieldError::attribute(name, "Not a valid string.", "invalid"));
+                self.fail(FieldError::attribute(
+                    name,
+                    "Not a valid string.",
+                    "invalid",
+                ));
                 return None;
             }
         };
@@ -153,7 +187,11 @@ impl<'a> Attributes<'a> {
 
     fn check_text(&mut self, name: &str, s: &str, rules: Text) -> Option<Option<String>> {
         if s.contains('\0') {
-            self.fail(FieldError::attribute(name, "Null characters are not allowed.", "null_characters_not_allowed"));
+            self.fail(FieldError::attribute(
+                name,
+                "Null characters are not allowed.",
+                "null_characters_not_allowed",
+            ));
             return None;
         }
         if s.trim().is_empty() {
@@ -166,12 +204,31 @@ impl<'a> Attributes<'a> {
         if s.chars().count() > rules.max {
             self.fail(FieldError::attribute(
                 name,
-                format!("Ensure this field has no more than {} characters.", rules.max),
+                format!(
+                    "Ensure this field has no more than {} characters.",
+                    rules.max
+                ),
                 "max_length",
             ));
             return None;
         }
-        let value = if rules.sanitized { sanitize(s) } else { s.to_string() };
+        let value = if rules.sanitized {
+            sanitize(s)
+        } else {
+            s.to_string()
+        };
+        // Escaping can lengthen a value (`&` → `&amp;`): what is stored must fit too.
+        if value.chars().count() > rules.max {
+            self.fail(FieldError::attribute(
+                name,
+                format!(
+                    "Ensure this field has no more than {} characters.",
+                    rules.max
+                ),
+                "max_length",
+            ));
+            return None;
+        }
         if !rules.allow_blank && value.trim().is_empty() {
             self.fail(FieldError::blank(name));
             return None;
@@ -186,7 +243,11 @@ impl<'a> Attributes<'a> {
             Value::Null => self.fail(FieldError::null(name)),
             Value::String(s) => match parse(s) {
                 Some(v) => return Some(v),
-                None => self.fail(FieldError::attribute(name, format!("\"{s}\" is not a valid choice."), "invalid_choice")),
+                None => self.fail(FieldError::attribute(
+                    name,
+                    format!("\"{s}\" is not a valid choice."),
+                    "invalid_choice",
+                )),
             },
             other => self.fail(FieldError::attribute(
                 name,
@@ -205,7 +266,11 @@ impl<'a> Attributes<'a> {
         }
         let parsed = parse_bool(value);
         if parsed.is_none() {
-            self.fail(FieldError::attribute(name, "Must be a valid boolean.", "invalid"));
+            self.fail(FieldError::attribute(
+                name,
+                "Must be a valid boolean.",
+                "invalid",
+            ));
         }
         parsed
     }
@@ -237,8 +302,15 @@ impl<'a> Attributes<'a> {
             Value::Null => Some(None),
             Value::String(s) if is_valid_country(s) => Some(Some(s.clone())),
             other => {
-                let shown = other.as_str().map(str::to_string).unwrap_or_else(|| other.to_string());
-                self.fail(FieldError::attribute(name, format!("\"{shown}\" is not a valid choice."), "invalid_choice"));
+                let shown = other
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| other.to_string());
+                self.fail(FieldError::attribute(
+                    name,
+                    format!("\"{shown}\" is not a valid choice."),
+                    "invalid_choice",
+                ));
                 None
             }
         }
@@ -246,7 +318,11 @@ impl<'a> Attributes<'a> {
 
     /// A list of strings, each checked by `check` (which returns an error message and code).
     /// Null counts as an empty list (W16).
-    pub fn list(&mut self, name: &str, check: fn(&str) -> Result<(), (String, &'static str)>) -> Option<Vec<String>> {
+    pub fn list(
+        &mut self,
+        name: &str,
+        check: fn(&str) -> Result<(), (String, &'static str)>,
+    ) -> Option<Vec<String>> {
         let value = self.raw(name)?;
         let items = match value {
             Value::Null => return Some(Vec::new()),
@@ -254,7 +330,10 @@ impl<'a> Attributes<'a> {
             other => {
                 self.fail(FieldError::attribute(
                     name,
-                    format!("Expected a list of items but got type \"{}\".", json_type_name(other)),
+                    format!(
+                        "Expected a list of items but got type \"{}\".",
+                        json_type_name(other)
+                    ),
                     "not_a_list",
                 ));
                 return None;
@@ -274,11 +353,19 @@ impl<'a> Attributes<'a> {
                 },
                 Value::Null => {
                     ok = false;
-                    self.fail(FieldError::attribute(&pointer, "This field may not be null.", "null"));
+                    self.fail(FieldError::attribute(
+                        &pointer,
+                        "This field may not be null.",
+                        "null",
+                    ));
                 }
                 _ => {
                     ok = false;
-                    self.fail(FieldError::attribute(&pointer, "Not a valid string.", "invalid"));
+                    self.fail(FieldError::attribute(
+                        &pointer,
+                        "Not a valid string.",
+                        "invalid",
+                    ));
                 }
             }
         }
@@ -304,11 +391,17 @@ fn check_country_item(s: &str) -> Result<(), (String, &'static str)> {
 
 fn check_tag(s: &str) -> Result<(), (String, &'static str)> {
     if s.contains('\0') {
-        Err(("Null characters are not allowed.".into(), "null_characters_not_allowed"))
+        Err((
+            "Null characters are not allowed.".into(),
+            "null_characters_not_allowed",
+        ))
     } else if s.trim().is_empty() {
         Err(("This field may not be blank.".into(), "blank"))
     } else if s.chars().count() > 255 {
-        Err(("Ensure this field has no more than 255 characters.".into(), "max_length"))
+        Err((
+            "Ensure this field has no more than 255 characters.".into(),
+            "max_length",
+        ))
     } else {
         Ok(())
     }
@@ -317,7 +410,10 @@ fn check_tag(s: &str) -> Result<(), (String, &'static str)> {
 /// Keeps the first occurrence of each element, in the client's order (W33).
 pub fn dedup_keep_order(items: Vec<String>) -> Vec<String> {
     let mut seen = std::collections::HashSet::new();
-    items.into_iter().filter(|i| seen.insert(i.clone())).collect()
+    items
+        .into_iter()
+        .filter(|i| seen.insert(i.clone()))
+        .collect()
 }
 
 /// The validated attributes of a ticket create or update. `None` = absent from the body.
@@ -351,7 +447,10 @@ pub struct TicketForm {
 
 impl TicketForm {
     /// Validates every attribute present. `background_required`: create and PUT.
-    pub fn parse(map: &Map<String, Value>, background_required: bool) -> Result<Self, Vec<FieldError>> {
+    pub fn parse(
+        map: &Map<String, Value>,
+        background_required: bool,
+    ) -> Result<Self, Vec<FieldError>> {
         let mut a = Attributes::new(map);
         let short = Text::sanitized(512);
         let long = Text::sanitized(MAX_TEXT_CHARS);
@@ -360,7 +459,9 @@ impl TicketForm {
             a.errors.push(FieldError::required("background"));
         }
         let reason = |a: &mut Attributes, name: &str| {
-            a.text(name, Text::sanitized(MAX_TEXT_CHARS)).flatten().filter(|r| !r.trim().is_empty())
+            a.text(name, Text::sanitized(MAX_TEXT_CHARS))
+                .flatten()
+                .filter(|r| !r.trim().is_empty())
         };
         let form = TicketForm {
             kind: a.choice("kind", TicketKind::parse),
@@ -372,7 +473,9 @@ impl TicketForm {
             deadline_at: a.datetime("deadline-at"),
             member_center: a.text("member-center", short.not_blank()),
             identifier: a.text("identifier", short),
-            countries: a.list("countries", check_country_item).map(dedup_keep_order),
+            countries: a
+                .list("countries", check_country_item)
+                .map(dedup_keep_order),
             tags: a.list("tags", check_tag),
             background,
             first_name: a.text("first-name", short),
@@ -435,14 +538,29 @@ mod tests {
         assert_eq!(parse_datetime("1899-12-31T22:30:00-01:30"), Some(midnight));
         let precise = parse_datetime("2026-11-22T06:15:31.663078").unwrap();
         assert_eq!(precise.timestamp_subsec_micros(), 663078);
-        for bad in ["", "yesterday", "2026-13-01", "2026-01-01T25:00", "2026-01-01T10:00+99:00", "10000-01-01", "0000-01-01", "2026-01-01Tü"] {
+        for bad in [
+            "",
+            "yesterday",
+            "2026-13-01",
+            "2026-01-01T25:00",
+            "2026-01-01T10:00+99:00",
+            "10000-01-01",
+            "0000-01-01",
+            "2026-01-01Tü",
+        ] {
             assert_eq!(parse_datetime(bad), None, "{bad}");
         }
     }
 
     #[test]
     fn booleans_accept_the_contract_spellings() {
-        for (v, b) in [(json!(true), true), (json!("yes"), true), (json!(1), true), (json!("off"), false), (json!(0), false)] {
+        for (v, b) in [
+            (json!(true), true),
+            (json!("yes"), true),
+            (json!(1), true),
+            (json!("off"), false),
+            (json!(0), false),
+        ] {
             assert_eq!(parse_bool(&v), Some(b));
         }
         assert_eq!(parse_bool(&json!("maybe")), None);
@@ -462,14 +580,24 @@ mod tests {
         .unwrap_err();
         let pointers: Vec<&str> = errors.iter().map(|e| e.pointer.as_str()).collect();
         for p in [
-            "/data/attributes/kind", "/data/attributes/status", "/data/attributes/sensitive",
-            "/data/attributes/whysensitive", "/data/attributes/member-center", "/data/attributes/countries/1",
-            "/data/attributes/tags/1", "/data/attributes/deadline-at", "/data/attributes/country",
-            "/data/attributes/first-name", "/data/attributes/background",
+            "/data/attributes/kind",
+            "/data/attributes/status",
+            "/data/attributes/sensitive",
+            "/data/attributes/whysensitive",
+            "/data/attributes/member-center",
+            "/data/attributes/countries/1",
+            "/data/attributes/tags/1",
+            "/data/attributes/deadline-at",
+            "/data/attributes/country",
+            "/data/attributes/first-name",
+            "/data/attributes/background",
         ] {
             assert!(pointers.contains(&p), "missing {p} in {pointers:?}");
         }
-        let kind = errors.iter().find(|e| e.pointer.ends_with("/kind")).unwrap();
+        let kind = errors
+            .iter()
+            .find(|e| e.pointer.ends_with("/kind"))
+            .unwrap();
         assert_eq!(kind.detail, "\"bogus\" is not a valid choice.");
         assert_eq!(kind.code, "invalid_choice");
     }
@@ -483,7 +611,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(form.background.as_deref(), Some("Acme &amp; co"));
-        assert_eq!(form.countries, Some(vec!["RO".to_string(), "MD".to_string()]));
+        assert_eq!(
+            form.countries,
+            Some(vec!["RO".to_string(), "MD".to_string()])
+        );
         assert_eq!(form.request_type, Some(RequestType::Cost));
         assert_eq!(form.reopen_reason, None);
         assert_eq!(form.pending_reason, None);
@@ -494,14 +625,20 @@ mod tests {
         let errors = TicketForm::parse(&attrs(json!({"kind": "other"})), true).unwrap_err();
         assert_eq!(errors[0].detail, "This field is required.");
         assert!(TicketForm::parse(&attrs(json!({"kind": "other"})), false).is_ok());
-        let blank = TicketForm::parse(&attrs(json!({"background": "<p> </p>"})), false).unwrap_err();
+        let blank =
+            TicketForm::parse(&attrs(json!({"background": "<p> </p>"})), false).unwrap_err();
         assert_eq!(blank[0].code, "blank");
     }
 
     #[test]
     fn profile_form_is_patch_like() {
         assert_eq!(ProfileForm::parse(&Map::new()).unwrap().bio, None);
-        assert_eq!(ProfileForm::parse(&attrs(json!({"bio": null}))).unwrap().bio, Some(None));
+        assert_eq!(
+            ProfileForm::parse(&attrs(json!({"bio": null})))
+                .unwrap()
+                .bio,
+            Some(None)
+        );
         assert!(ProfileForm::parse(&attrs(json!({"bio": ["x"]}))).is_err());
     }
 }

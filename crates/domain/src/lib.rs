@@ -12,13 +12,13 @@
 //! everything it wrote (rows and activities) or nothing.
 
 pub mod activity;
+pub mod codes;
 pub mod error;
 pub mod forms;
 pub mod listing;
 pub mod model;
 pub mod policy;
 pub mod ports;
-pub mod codes;
 pub mod text;
 pub mod usecases;
 

@@ -2,8 +2,8 @@
 //! parameters with the contract's leniency (an unparsable value ignores that filter).
 
 use crate::error::DomainError;
-use crate::model::{ProfileId, TicketKind, TicketStatus};
 use crate::forms::parse_datetime;
+use crate::model::{ProfileId, TicketKind, TicketStatus};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 
@@ -29,7 +29,10 @@ pub struct PageRequest {
 
 impl Default for PageRequest {
     fn default() -> Self {
-        PageRequest { number: PageNumber::Number(1), size: DEFAULT_PAGE_SIZE }
+        PageRequest {
+            number: PageNumber::Number(1),
+            size: DEFAULT_PAGE_SIZE,
+        }
     }
 }
 
@@ -72,7 +75,11 @@ impl PageRequest {
             PageNumber::Number(n) if n >= 1 && n <= last => n,
             _ => return Err(DomainError::InvalidPage),
         };
-        Ok(PageSlice { number, size: self.size, last })
+        Ok(PageSlice {
+            number,
+            size: self.size,
+            last,
+        })
     }
 }
 
@@ -90,7 +97,9 @@ pub enum TicketSortField {
 
 /// `sort=-created_at,deadline_at`: only the listed fields, underscored; others dropped.
 pub fn ticket_sort(params: &Params) -> Vec<(TicketSortField, Direction)> {
-    let Some(raw) = params.get("sort") else { return Vec::new() };
+    let Some(raw) = params.get("sort") else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
     for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (dir, name) = match part.strip_prefix('-') {
@@ -127,16 +136,25 @@ impl TimeRange {
     /// `<field>__range=a,b`, then `__gte`, `__lte` (each ignored when unparsable).
     fn from_params(params: &Params, field: &str) -> Self {
         let mut range = TimeRange::default();
-        if let Some((a, b)) = params.get(&format!("filter[{field}__range]")).and_then(|v| v.split_once(',')) {
+        if let Some((a, b)) = params
+            .get(&format!("filter[{field}__range]"))
+            .and_then(|v| v.split_once(','))
+        {
             if let (Some(a), Some(b)) = (parse_datetime(a.trim()), parse_datetime(b.trim())) {
                 range.from = Some(a);
                 range.to = Some(b);
             }
         }
-        if let Some(t) = params.get(&format!("filter[{field}__gte]")).and_then(|v| parse_datetime(v.trim())) {
+        if let Some(t) = params
+            .get(&format!("filter[{field}__gte]"))
+            .and_then(|v| parse_datetime(v.trim()))
+        {
             range.from = Some(range.from.map_or(t, |f| f.max(t)));
         }
-        if let Some(t) = params.get(&format!("filter[{field}__lte]")).and_then(|v| parse_datetime(v.trim())) {
+        if let Some(t) = params
+            .get(&format!("filter[{field}__lte]"))
+            .and_then(|v| parse_datetime(v.trim()))
+        {
             range.to = Some(range.to.map_or(t, |e| e.min(t)));
         }
         range
@@ -186,8 +204,13 @@ impl TicketFilter {
         TicketFilter {
             created_at: TimeRange::from_params(params, "created_at"),
             deadline_at: TimeRange::from_params(params, "deadline_at"),
-            kind: params.get("filter[kind]").and_then(|v| TicketKind::parse(v.trim())),
-            country: params.get("filter[country]").map(|v| v.trim().to_string()).filter(|v| !v.is_empty()),
+            kind: params
+                .get("filter[kind]")
+                .and_then(|v| TicketKind::parse(v.trim())),
+            country: params
+                .get("filter[country]")
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty()),
             requester: id_param(params, "filter[requester]"),
             responder: id_param(params, "filter[responders__user]"),
             has_responder: params
@@ -196,14 +219,19 @@ impl TicketFilter {
                 .map(|isnull| !isnull),
             search,
             status_in: params.get("filter[status__in]").map(|v| {
-                v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
+                v.split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect()
             }),
         }
     }
 
     /// Whether a status passes the status filter.
     pub fn admits_status(&self, status: TicketStatus) -> bool {
-        self.status_in.as_ref().is_none_or(|list| list.iter().any(|s| s == status.as_str()))
+        self.status_in
+            .as_ref()
+            .is_none_or(|list| list.iter().any(|s| s == status.as_str()))
     }
 }
 
@@ -241,7 +269,11 @@ impl StatusTotals {
     }
     /// Rows the list itself holds: the totals of the statuses the status filter admits.
     pub fn matching(&self, filter: &TicketFilter) -> i64 {
-        TicketStatus::ALL.iter().filter(|s| filter.admits_status(**s)).map(|s| self.get(*s)).sum()
+        TicketStatus::ALL
+            .iter()
+            .filter(|s| filter.admits_status(**s))
+            .map(|s| self.get(*s))
+            .sum()
     }
 }
 
@@ -257,9 +289,16 @@ pub struct ProfileFilter {
 impl ProfileFilter {
     pub fn from_params(params: &Params) -> Self {
         ProfileFilter {
-            name: params.get("filter[name]").map(|v| v.trim().to_string()).filter(|v| !v.is_empty()),
-            is_staff: params.get("filter[is_staff]").and_then(|v| parse_bool_param(v)),
-            is_superuser: params.get("filter[is_superuser]").and_then(|v| parse_bool_param(v)),
+            name: params
+                .get("filter[name]")
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty()),
+            is_staff: params
+                .get("filter[is_staff]")
+                .and_then(|v| parse_bool_param(v)),
+            is_superuser: params
+                .get("filter[is_superuser]")
+                .and_then(|v| parse_bool_param(v)),
         }
     }
 }
@@ -269,27 +308,72 @@ mod tests {
     use super::*;
 
     fn params(pairs: &[(&str, &str)]) -> Params {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn page_size_is_clamped_and_defaults() {
-        assert_eq!(PageRequest::from_params(&params(&[("page[size]", "500")])).size, 100);
-        assert_eq!(PageRequest::from_params(&params(&[("page[size]", "0")])).size, 30);
-        assert_eq!(PageRequest::from_params(&params(&[("page[size]", "-3")])).size, 30);
-        assert_eq!(PageRequest::from_params(&params(&[("page[size]", "x")])).size, 30);
+        assert_eq!(
+            PageRequest::from_params(&params(&[("page[size]", "500")])).size,
+            100
+        );
+        assert_eq!(
+            PageRequest::from_params(&params(&[("page[size]", "0")])).size,
+            30
+        );
+        assert_eq!(
+            PageRequest::from_params(&params(&[("page[size]", "-3")])).size,
+            30
+        );
+        assert_eq!(
+            PageRequest::from_params(&params(&[("page[size]", "x")])).size,
+            30
+        );
     }
 
     #[test]
     fn pages_resolve_against_the_total() {
-        let req = PageRequest { number: PageNumber::Number(1), size: 30 };
+        let req = PageRequest {
+            number: PageNumber::Number(1),
+            size: 30,
+        };
         assert_eq!(req.resolve(0).unwrap().last, 1);
-        let last = PageRequest { number: PageNumber::Last, size: 10 };
+        let last = PageRequest {
+            number: PageNumber::Last,
+            size: 10,
+        };
         assert_eq!(last.resolve(25).unwrap().number, 3);
-        assert!(PageRequest { number: PageNumber::Number(4), size: 10 }.resolve(25).is_err());
-        assert!(PageRequest { number: PageNumber::Number(0), size: 10 }.resolve(25).is_err());
-        assert!(PageRequest { number: PageNumber::Invalid, size: 10 }.resolve(25).is_err());
-        assert_eq!(PageRequest { number: PageNumber::Number(3), size: 10 }.resolve(25).unwrap().offset(), 20);
+        assert!(PageRequest {
+            number: PageNumber::Number(4),
+            size: 10
+        }
+        .resolve(25)
+        .is_err());
+        assert!(PageRequest {
+            number: PageNumber::Number(0),
+            size: 10
+        }
+        .resolve(25)
+        .is_err());
+        assert!(PageRequest {
+            number: PageNumber::Invalid,
+            size: 10
+        }
+        .resolve(25)
+        .is_err());
+        assert_eq!(
+            PageRequest {
+                number: PageNumber::Number(3),
+                size: 10
+            }
+            .resolve(25)
+            .unwrap()
+            .offset(),
+            20
+        );
     }
 
     #[test]
@@ -312,8 +396,17 @@ mod tests {
 
     #[test]
     fn sort_keeps_known_fields_only() {
-        let s = ticket_sort(&params(&[("sort", "-created_at,deadline-at,bogus,deadline_at")]));
-        assert_eq!(s, vec![(TicketSortField::CreatedAt, Direction::Desc), (TicketSortField::DeadlineAt, Direction::Asc)]);
+        let s = ticket_sort(&params(&[(
+            "sort",
+            "-created_at,deadline-at,bogus,deadline_at",
+        )]));
+        assert_eq!(
+            s,
+            vec![
+                (TicketSortField::CreatedAt, Direction::Desc),
+                (TicketSortField::DeadlineAt, Direction::Asc)
+            ]
+        );
     }
 
     #[test]
@@ -321,7 +414,10 @@ mod tests {
         let mut t = StatusTotals::default();
         t.add(TicketStatus::New, 2);
         t.add(TicketStatus::Closed, 3);
-        let f = TicketFilter { status_in: Some(vec!["new".into(), "bogus".into()]), ..Default::default() };
+        let f = TicketFilter {
+            status_in: Some(vec!["new".into(), "bogus".into()]),
+            ..Default::default()
+        };
         assert_eq!(t.all(), 5);
         assert_eq!(t.matching(&f), 2);
         assert_eq!(t.matching(&TicketFilter::default()), 5);

@@ -104,7 +104,10 @@ pub fn may_set_initial_status(actor: &Actor) -> bool {
 }
 
 /// Update rights: invisible → 404; a subscriber sees the ticket but may not change it (W6).
-pub fn ticket_update_rights(actor: &Actor, relation: TicketRelation) -> Result<TicketRights, DomainError> {
+pub fn ticket_update_rights(
+    actor: &Actor,
+    relation: TicketRelation,
+) -> Result<TicketRights, DomainError> {
     if actor.is_superuser {
         Ok(TicketRights::All)
     } else if relation.requester || relation.responder {
@@ -126,7 +129,11 @@ pub fn may_contribute(actor: &Actor, relation: TicketRelation) -> Result<(), Dom
 }
 
 /// Attachment delete: the uploader (while the ticket is visible) or a superuser.
-pub fn may_delete_attachment(actor: &Actor, relation: TicketRelation, uploader: ProfileId) -> Result<(), DomainError> {
+pub fn may_delete_attachment(
+    actor: &Actor,
+    relation: TicketRelation,
+    uploader: ProfileId,
+) -> Result<(), DomainError> {
     if actor.is_superuser || (relation.participant() && uploader == actor.id) {
         Ok(())
     } else {
@@ -144,7 +151,11 @@ pub fn may_add_responder(actor: &Actor) -> Result<(), DomainError> {
 }
 
 /// A responder may step down; superusers may remove anybody.
-pub fn may_remove_responder(actor: &Actor, relation: TicketRelation, responder: ProfileId) -> Result<(), DomainError> {
+pub fn may_remove_responder(
+    actor: &Actor,
+    relation: TicketRelation,
+    responder: ProfileId,
+) -> Result<(), DomainError> {
     if actor.is_superuser || (relation.participant() && responder == actor.id) {
         Ok(())
     } else {
@@ -168,7 +179,11 @@ pub fn may_remove_subscriber(
     relation: TicketRelation,
     subscribed: Option<ProfileId>,
 ) -> Result<(), DomainError> {
-    if actor.is_superuser || relation.requester || relation.responder || (relation.subscriber && subscribed == Some(actor.id)) {
+    if actor.is_superuser
+        || relation.requester
+        || relation.responder
+        || (relation.subscriber && subscribed == Some(actor.id))
+    {
         Ok(())
     } else {
         Err(DomainError::NotFound)

@@ -4,7 +4,9 @@
 
 use crate::activity::{Activity, NewActivity};
 use crate::error::DomainError;
-use crate::listing::{PageSlice, ProfileFilter, StatusTotals, TicketFilter, TicketSortField, Direction};
+use crate::listing::{
+    Direction, PageSlice, ProfileFilter, StatusTotals, TicketFilter, TicketSortField,
+};
 use crate::model::*;
 use crate::policy::{ProfileScope, Scope, TicketRelation};
 use chrono::{DateTime, Utc};
@@ -35,8 +37,12 @@ pub trait ProfileRepository {
     /// The number of profiles of `scope` matching `filter`.
     fn count_profiles(&mut self, scope: ProfileScope, filter: &ProfileFilter) -> RepoResult<i64>;
     /// One page of profiles of `scope` matching `filter`, by id.
-    fn list_profiles(&mut self, scope: ProfileScope, filter: &ProfileFilter, page: PageSlice)
-        -> RepoResult<Vec<ProfileView>>;
+    fn list_profiles(
+        &mut self,
+        scope: ProfileScope,
+        filter: &ProfileFilter,
+        page: PageSlice,
+    ) -> RepoResult<Vec<ProfileView>>;
     fn set_bio(&mut self, id: ProfileId, bio: Option<&str>) -> RepoResult<()>;
 }
 
@@ -66,11 +72,18 @@ pub struct ProfileDetails {
 /// The identity port: profiles by (issuer, subject).
 pub trait IdentityRepository {
     fn profile_by_identity(&mut self, issuer: &str, subject: &str) -> RepoResult<Option<Profile>>;
-    /// Profiles whose e-mail equals `email` case-insensitively.
-    fn profiles_by_email(&mut self, email: &str) -> RepoResult<Vec<Profile>>;
+    /// Profiles whose e-mail equals `email` case-insensitively and that no identity has
+    /// claimed yet (imported or seeded people waiting for their first sign-in).
+    fn unlinked_profiles_by_email(&mut self, email: &str) -> RepoResult<Vec<Profile>>;
+    /// Whether any profile already uses `email` (case-insensitively).
+    fn email_in_use(&mut self, email: &str) -> RepoResult<bool>;
     fn insert_profile(&mut self, details: &ProfileDetails) -> RepoResult<Profile>;
     fn link_identity(&mut self, profile: ProfileId, issuer: &str, subject: &str) -> RepoResult<()>;
-    fn update_profile_details(&mut self, profile: ProfileId, details: &ProfileDetails) -> RepoResult<Profile>;
+    fn update_profile_details(
+        &mut self,
+        profile: ProfileId,
+        details: &ProfileDetails,
+    ) -> RepoResult<Profile>;
 }
 
 /// The responder and subscriber rows of some tickets (for relationships and includes).
@@ -97,15 +110,30 @@ pub trait TicketRepository {
         sort: &[(TicketSortField, Direction)],
         page: PageSlice,
     ) -> RepoResult<Vec<Ticket>>;
-    fn insert_ticket(&mut self, requester: ProfileId, content: &TicketContent, at: DateTime<Utc>) -> RepoResult<Ticket>;
-    fn update_ticket(&mut self, id: TicketId, content: &TicketContent, at: DateTime<Utc>) -> RepoResult<Ticket>;
+    fn insert_ticket(
+        &mut self,
+        requester: ProfileId,
+        content: &TicketContent,
+        at: DateTime<Utc>,
+    ) -> RepoResult<Ticket>;
+    fn update_ticket(
+        &mut self,
+        id: TicketId,
+        content: &TicketContent,
+        at: DateTime<Utc>,
+    ) -> RepoResult<Ticket>;
     /// Responder and subscriber rows of these tickets: two queries whatever their number.
     fn ticket_links(&mut self, ids: &[TicketId]) -> RepoResult<TicketLinks>;
 }
 
 pub trait CommentRepository {
-    fn insert_comment(&mut self, ticket: TicketId, author: ProfileId, body: &str, at: DateTime<Utc>)
-        -> RepoResult<Comment>;
+    fn insert_comment(
+        &mut self,
+        ticket: TicketId,
+        author: ProfileId,
+        body: &str,
+        at: DateTime<Utc>,
+    ) -> RepoResult<Comment>;
 }
 
 pub trait ActivityRepository {
@@ -114,9 +142,16 @@ pub trait ActivityRepository {
 }
 
 /// Everything one request may touch, on one transaction.
-pub trait UnitOfWork: ProfileRepository + IdentityRepository + TicketRepository + CommentRepository + ActivityRepository {}
+pub trait UnitOfWork:
+    ProfileRepository + IdentityRepository + TicketRepository + CommentRepository + ActivityRepository
+{
+}
 
 impl<T> UnitOfWork for T where
-    T: ProfileRepository + IdentityRepository + TicketRepository + CommentRepository + ActivityRepository
+    T: ProfileRepository
+        + IdentityRepository
+        + TicketRepository
+        + CommentRepository
+        + ActivityRepository
 {
 }

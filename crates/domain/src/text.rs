@@ -74,18 +74,36 @@ mod tests {
 
     #[test]
     fn sanitize_matches_the_contract_examples() {
-        assert_eq!(sanitize("Hi <img src=x onerror=alert(1)> there & <b>you</b>"), "Hi  there &amp; you");
-        assert_eq!(sanitize(r#"The reason... <a href="javascript: alert(Date)">.</a>"#), "The reason... .");
-        assert_eq!(sanitize("a < b & c > d <script>alert(1)</script>"), "a &lt; b &amp; c &gt; d alert(1)");
+        assert_eq!(
+            sanitize("Hi <img src=x onerror=alert(1)> there & <b>you</b>"),
+            "Hi  there &amp; you"
+        );
+        assert_eq!(
+            sanitize(r#"The reason... <a href="javascript: alert(Date)">.</a>"#),
+            "The reason... ."
+        );
+        assert_eq!(
+            sanitize("a < b & c > d <script>alert(1)</script>"),
+            "a &lt; b &amp; c &gt; d alert(1)"
+        );
         assert_eq!(sanitize("Zorrilla & Asociados"), "Zorrilla &amp; Asociados");
-        assert_eq!(sanitize("keep \"quotes\" and 'apostrophes'"), "keep \"quotes\" and 'apostrophes'");
+        assert_eq!(
+            sanitize("keep \"quotes\" and 'apostrophes'"),
+            "keep \"quotes\" and 'apostrophes'"
+        );
         assert_eq!(sanitize("x <!-- hidden --> y"), "x  y");
         assert_eq!(sanitize(""), "");
     }
 
     #[test]
     fn sanitize_is_idempotent() {
-        for input in ["a &amp; b", "a < b", "<b>x</b> & y", "Proj€ct &lt;", "plain"] {
+        for input in [
+            "a &amp; b",
+            "a < b",
+            "<b>x</b> & y",
+            "Proj€ct &lt;",
+            "plain",
+        ] {
             let once = sanitize(input);
             assert_eq!(sanitize(&once), once, "input {input:?}");
         }
@@ -96,7 +114,18 @@ mod tests {
         for ok in ["a@b.org", "first.last+tag@sub.example.co", "ü@exämple.de"] {
             assert!(is_valid_email(ok), "{ok}");
         }
-        for bad in ["", "a", "a@b", "@b.org", "a@@b.org", "a b@c.org", "a@-b.org", "a@b..org", ".a@b.org", "a@b.org\n"] {
+        for bad in [
+            "",
+            "a",
+            "a@b",
+            "@b.org",
+            "a@@b.org",
+            "a b@c.org",
+            "a@-b.org",
+            "a@b..org",
+            ".a@b.org",
+            "a@b.org\n",
+        ] {
             assert!(!is_valid_email(bad), "{bad:?}");
         }
     }

@@ -31,7 +31,9 @@ pub struct Database {
 impl std::fmt::Debug for Database {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Deliberately not the URL: it may hold a password.
-        f.debug_struct("Database").field("state", &self.pool_state()).finish()
+        f.debug_struct("Database")
+            .field("state", &self.pool_state())
+            .finish()
     }
 }
 
@@ -52,7 +54,8 @@ impl Database {
     /// unreachable server fails at once with libpq's message (which never contains the
     /// password) instead of after the pool's timeout.
     pub fn connect(url: &str, pool_size: u32) -> Result<Database, PersistenceError> {
-        PgConnection::establish(url).map_err(|e| PersistenceError::Connect(e.to_string().trim().to_string()))?;
+        PgConnection::establish(url)
+            .map_err(|e| PersistenceError::Connect(e.to_string().trim().to_string()))?;
         let pool = Pool::builder()
             .max_size(pool_size.max(1))
             .min_idle(Some(1))
@@ -64,7 +67,9 @@ impl Database {
     }
 
     fn conn(&self) -> Result<PooledConnection<ConnectionManager<PgConnection>>, PersistenceError> {
-        self.pool.get().map_err(|e| PersistenceError::Pool(e.to_string()))
+        self.pool
+            .get()
+            .map_err(|e| PersistenceError::Pool(e.to_string()))
     }
 
     /// Applies pending migrations; returns how many ran.
@@ -96,7 +101,10 @@ impl Database {
     /// Open and idle connections, for metrics.
     pub fn pool_state(&self) -> PoolState {
         let state = self.pool.state();
-        PoolState { connections: state.connections, idle: state.idle_connections }
+        PoolState {
+            connections: state.connections,
+            idle: state.idle_connections,
+        }
     }
 
     /// Runs `work` on one transaction: committed when it returns `Ok`, rolled back on `Err`.
@@ -125,7 +133,10 @@ impl Database {
         read_only: bool,
         work: impl FnOnce(&mut PgUnitOfWork<'_>) -> Result<T, DomainError>,
     ) -> Result<T, DomainError> {
-        let mut conn = self.pool.get().map_err(|e| DomainError::Storage(format!("database pool: {e}")))?;
+        let mut conn = self
+            .pool
+            .get()
+            .map_err(|e| DomainError::Storage(format!("database pool: {e}")))?;
         let result = conn.transaction::<T, TxError, _>(|conn| {
             if read_only {
                 conn.batch_execute("SET TRANSACTION READ ONLY")?;
@@ -141,7 +152,9 @@ impl Database {
     }
 
     /// A raw connection of the pool, for tools (seeding, tests).
-    pub fn connection(&self) -> Result<PooledConnection<ConnectionManager<PgConnection>>, PersistenceError> {
+    pub fn connection(
+        &self,
+    ) -> Result<PooledConnection<ConnectionManager<PgConnection>>, PersistenceError> {
         self.conn()
     }
 }

@@ -22,6 +22,7 @@ mod database;
 pub mod embedded;
 mod error;
 mod models;
+mod operators;
 mod profiles;
 pub mod schema;
 pub mod scope;

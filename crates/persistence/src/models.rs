@@ -84,8 +84,10 @@ impl TryFrom<TicketRow> for Ticket {
             kind: TicketKind::parse(&r.kind).ok_or_else(|| unknown("ticket kind", &r.kind))?,
             request_type: RequestType::parse(&r.request_type)
                 .ok_or_else(|| unknown("request type", &r.request_type))?,
-            status: TicketStatus::parse(&r.status).ok_or_else(|| unknown("ticket status", &r.status))?,
-            priority: Priority::parse(&r.priority).ok_or_else(|| unknown("priority", &r.priority))?,
+            status: TicketStatus::parse(&r.status)
+                .ok_or_else(|| unknown("ticket status", &r.status))?,
+            priority: Priority::parse(&r.priority)
+                .ok_or_else(|| unknown("priority", &r.priority))?,
             sensitive: r.sensitive,
             whysensitive: r.whysensitive,
             deadline_at: r.deadline_at,
@@ -253,7 +255,9 @@ pub(crate) fn action_columns(action: Option<ActionObject>) -> (Option<&'static s
 }
 
 fn action_object(kind: Option<&str>, id: Option<i32>) -> Result<Option<ActionObject>, DomainError> {
-    let (Some(kind), Some(id)) = (kind, id) else { return Ok(None) };
+    let (Some(kind), Some(id)) = (kind, id) else {
+        return Ok(None);
+    };
     Ok(Some(match kind {
         "comment" => ActionObject::Comment(CommentId(id)),
         "attachment" => ActionObject::Attachment(AttachmentId(id)),

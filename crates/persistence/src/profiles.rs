@@ -41,9 +41,10 @@ fn profile_predicate(scope: ProfileScope, filter: &ProfileFilter) -> ProfilePred
     if let Some(name) = &filter.name {
         // A literal substring (no LIKE wildcards to escape); lower() follows the database's
         // UTF-8 ctype, so Cyrillic and diacritics compare case-insensitively.
-        let matches = sql::<Bool>("strpos(lower(profiles.first_name || ' ' || profiles.last_name), lower(")
-            .bind::<Text, _>(name.clone())
-            .sql(")) > 0");
+        let matches =
+            sql::<Bool>("strpos(lower(profiles.first_name || ' ' || profiles.last_name), lower(")
+                .bind::<Text, _>(name.clone())
+                .sql(")) > 0");
         pred = Box::new(pred.and(matches));
     }
     if let Some(staff) = filter.is_staff {
@@ -56,7 +57,12 @@ fn profile_predicate(scope: ProfileScope, filter: &ProfileFilter) -> ProfilePred
 }
 
 fn views(rows: Vec<(ProfileRow, i64)>) -> Vec<ProfileView> {
-    rows.into_iter().map(|(row, tickets_count)| ProfileView { profile: row.into(), tickets_count }).collect()
+    rows.into_iter()
+        .map(|(row, tickets_count)| ProfileView {
+            profile: row.into(),
+            tickets_count,
+        })
+        .collect()
 }
 
 impl ProfileRepository for PgUnitOfWork<'_> {
@@ -133,7 +139,7 @@ impl IdentityRepository for PgUnitOfWork<'_> {
         Ok(row.map(Into::into))
     }
 
-    fn profiles_by_email(&mut self, email: &str) -> RepoResult<Vec<Profile>> {
+    fn unlinked_profiles_by_email(&mut self, email: &str) -> RepoResult<Vec<Profile>> {
         if email.is_empty() {
             // '' means "no e-mail" (machine accounts); it identifies nobody.
             return Ok(Vec::new());
@@ -141,10 +147,24 @@ impl IdentityRepository for PgUnitOfWork<'_> {
         let rows: Vec<ProfileRow> = profiles::table
             .select(ProfileRow::as_select())
             .filter(lower(profiles::email).eq(lower(email)))
+            .filter(diesel::dsl::not(diesel::dsl::exists(
+                profile_identities::table.filter(profile_identities::profile_id.eq(profiles::id)),
+            )))
             .order(profiles::id.asc())
             .load(self.conn)
             .map_err(storage)?;
         Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    fn email_in_use(&mut self, email: &str) -> RepoResult<bool> {
+        if email.is_empty() {
+            return Ok(false);
+        }
+        diesel::select(diesel::dsl::exists(
+            profiles::table.filter(lower(profiles::email).eq(lower(email))),
+        ))
+        .get_result(self.conn)
+        .map_err(storage)
     }
 
     fn insert_profile(&mut self, details: &ProfileDetails) -> RepoResult<Profile> {
@@ -174,7 +194,11 @@ impl IdentityRepository for PgUnitOfWork<'_> {
         Ok(())
     }
 
-    fn update_profile_details(&mut self, profile: ProfileId, details: &ProfileDetails) -> RepoResult<Profile> {
+    fn update_profile_details(
+        &mut self,
+        profile: ProfileId,
+        details: &ProfileDetails,
+    ) -> RepoResult<Profile> {
         let row: Option<ProfileRow> = diesel::update(profiles::table.find(profile.0))
             .set((
                 profiles::email.eq(&details.email),

@@ -29,7 +29,9 @@ pub fn visible_tickets(scope: Scope) -> TicketPredicate {
         Scope::Everything => Box::new(sql::<Bool>("TRUE")),
         Scope::Nothing => Box::new(sql::<Bool>("FALSE")),
         Scope::ParticipantOf(user) => {
-            let responding = responders::table.select(responders::ticket_id).filter(responders::user_id.eq(user.0));
+            let responding = responders::table
+                .select(responders::ticket_id)
+                .filter(responders::user_id.eq(user.0));
             let subscribed = subscribers::table
                 .select(subscribers::ticket_id)
                 .filter(subscribers::user_id.eq(user.0));
@@ -45,6 +47,11 @@ pub fn visible_tickets(scope: Scope) -> TicketPredicate {
 
 /// The ids of the tickets of `scope`, as a sub-select for `ticket_id IN (…)` filters of
 /// ticket-bound resources.
-pub fn visible_ticket_ids(scope: Scope) -> tickets::BoxedQuery<'static, Pg, diesel::sql_types::Integer> {
-    tickets::table.select(tickets::id).filter(visible_tickets(scope)).into_boxed()
+pub fn visible_ticket_ids(
+    scope: Scope,
+) -> tickets::BoxedQuery<'static, Pg, diesel::sql_types::Integer> {
+    tickets::table
+        .select(tickets::id)
+        .filter(visible_tickets(scope))
+        .into_boxed()
 }

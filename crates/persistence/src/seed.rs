@@ -6,7 +6,7 @@
 //! profiles) per transaction, which is what makes 100,000 tickets take seconds, not minutes.
 
 use crate::error::PersistenceError;
-use crate::schema::{activities, comments, profile_identities, profiles, responders, subscribers, tickets};
+use crate::schema::{activities, comments, profiles, responders, subscribers, tickets};
 use crate::Database;
 use chrono::{DateTime, Duration, Utc};
 use diesel::connection::SimpleConnection;
@@ -41,36 +41,225 @@ pub struct SeedReport {
     pub activities: usize,
 }
 
+impl std::fmt::Display for SeedReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} profiles, {} tickets, {} responders, {} subscribers, {} comments, {} activities",
+            self.profiles,
+            self.tickets,
+            self.responders,
+            self.subscribers,
+            self.comments,
+            self.activities
+        )
+    }
+}
+
 const FIRST_NAMES: &[&str] = &[
-    "Ana", "Mihai", "Ștefan", "Ioana", "Станислав", "Ольга", "Дмитрий", "Jürgen", "Zoë", "José", "François", "Łukasz",
-    "Małgorzata", "Ayşe", "Mehmet", "Sanja", "Đorđe", "Nikola", "Amira", "Tomás", "Ingrid", "Søren", "Αλέξανδρος",
-    "Miranda", "Paul", "Drew", "Olivia", "Lejla", "Vytautas", "Gülşen",
+    "Ana",
+    "Mihai",
+    "Ștefan",
+    "Ioana",
+    "Станислав",
+    "Ольга",
+    "Дмитрий",
+    "Jürgen",
+    "Zoë",
+    "José",
+    "François",
+    "Łukasz",
+    "Małgorzata",
+    "Ayşe",
+    "Mehmet",
+    "Sanja",
+    "Đorđe",
+    "Nikola",
+    "Amira",
+    "Tomás",
+    "Ingrid",
+    "Søren",
+    "Αλέξανδρος",
+    "Miranda",
+    "Paul",
+    "Drew",
+    "Olivia",
+    "Lejla",
+    "Vytautas",
+    "Gülşen",
 ];
 const LAST_NAMES: &[&str] = &[
-    "Sușcov", "Popescu", "Ionescu", "Петров", "Иванова", "Кузнецов", "Müller", "Šimić", "Kovačević", "Nowak",
-    "Wiśniewska", "Yılmaz", "Öztürk", "García", "Núñez", "Dubois", "Lefèvre", "Sørensen", "Håkansson", "Παπαδόπουλος",
-    "Sullivan", "Patrucic", "Hodžić", "Kazlauskas", "Smith", "Brown", "Novák", "Horváth", "Țurcanu", "Dvořák",
+    "Sușcov",
+    "Popescu",
+    "Ionescu",
+    "Петров",
+    "Иванова",
+    "Кузнецов",
+    "Müller",
+    "Šimić",
+    "Kovačević",
+    "Nowak",
+    "Wiśniewska",
+    "Yılmaz",
+    "Öztürk",
+    "García",
+    "Núñez",
+    "Dubois",
+    "Lefèvre",
+    "Sørensen",
+    "Håkansson",
+    "Παπαδόπουλος",
+    "Sullivan",
+    "Patrucic",
+    "Hodžić",
+    "Kazlauskas",
+    "Smith",
+    "Brown",
+    "Novák",
+    "Horváth",
+    "Țurcanu",
+    "Dvořák",
 ];
-const DOMAINS: &[&str] = &["example.org", "newsroom.example", "investigate.example", "press.example.net"];
+const DOMAINS: &[&str] = &[
+    "example.org",
+    "newsroom.example",
+    "investigate.example",
+    "press.example.net",
+];
 const COUNTRIES: &[&str] = &[
-    "RO", "MD", "UA", "RS", "BA", "ME", "MK", "AL", "XK", "BG", "HU", "GE", "AM", "AZ", "KZ", "KG", "RU", "TR", "CY",
-    "MT", "GB", "US", "PA", "VG", "AE", "CH", "LU", "NL", "DE", "IT",
+    "RO", "MD", "UA", "RS", "BA", "ME", "MK", "AL", "XK", "BG", "HU", "GE", "AM", "AZ", "KZ", "KG",
+    "RU", "TR", "CY", "MT", "GB", "US", "PA", "VG", "AE", "CH", "LU", "NL", "DE", "IT",
 ];
 const WORDS: &[&str] = &[
-    "company", "offshore", "director", "shareholder", "registry", "property", "vessel", "aircraft", "contract",
-    "procurement", "tender", "minister", "parliament", "bank", "account", "transfer", "loan", "mortgage", "land",
-    "villa", "apartment", "yacht", "trust", "foundation", "nominee", "beneficial", "owner", "subsidiary", "holding",
-    "invoice", "customs", "shipment", "cargo", "port", "license", "mining", "energy", "pipeline", "construction",
-    "road", "hospital", "municipality", "mayor", "judge", "prosecutor", "court", "lawsuit", "sanctions", "embargo",
-    "smuggling", "tobacco", "fuel", "timber", "gold", "diamonds", "casino", "football", "club", "media", "television",
-    "newspaper", "advertising", "campaign", "donation", "party", "election", "relative", "brother", "wife", "cousin",
-    "partner", "associate", "lawyer", "accountant", "auditor", "leak", "document", "filing", "annual", "report",
-    "balance", "revenue", "profit", "tax", "haven", "cyprus", "panama", "dubai", "london", "vienna", "belgrade",
-    "chisinau", "bucharest", "kyiv", "tbilisi", "sarajevo", "records", "archive", "satellite", "imagery", "flight",
-    "manifest", "vehicle", "plates", "registration", "insurance", "pension", "fund", "investment", "scheme", "fraud",
+    "company",
+    "offshore",
+    "director",
+    "shareholder",
+    "registry",
+    "property",
+    "vessel",
+    "aircraft",
+    "contract",
+    "procurement",
+    "tender",
+    "minister",
+    "parliament",
+    "bank",
+    "account",
+    "transfer",
+    "loan",
+    "mortgage",
+    "land",
+    "villa",
+    "apartment",
+    "yacht",
+    "trust",
+    "foundation",
+    "nominee",
+    "beneficial",
+    "owner",
+    "subsidiary",
+    "holding",
+    "invoice",
+    "customs",
+    "shipment",
+    "cargo",
+    "port",
+    "license",
+    "mining",
+    "energy",
+    "pipeline",
+    "construction",
+    "road",
+    "hospital",
+    "municipality",
+    "mayor",
+    "judge",
+    "prosecutor",
+    "court",
+    "lawsuit",
+    "sanctions",
+    "embargo",
+    "smuggling",
+    "tobacco",
+    "fuel",
+    "timber",
+    "gold",
+    "diamonds",
+    "casino",
+    "football",
+    "club",
+    "media",
+    "television",
+    "newspaper",
+    "advertising",
+    "campaign",
+    "donation",
+    "party",
+    "election",
+    "relative",
+    "brother",
+    "wife",
+    "cousin",
+    "partner",
+    "associate",
+    "lawyer",
+    "accountant",
+    "auditor",
+    "leak",
+    "document",
+    "filing",
+    "annual",
+    "report",
+    "balance",
+    "revenue",
+    "profit",
+    "tax",
+    "haven",
+    "cyprus",
+    "panama",
+    "dubai",
+    "london",
+    "vienna",
+    "belgrade",
+    "chisinau",
+    "bucharest",
+    "kyiv",
+    "tbilisi",
+    "sarajevo",
+    "records",
+    "archive",
+    "satellite",
+    "imagery",
+    "flight",
+    "manifest",
+    "vehicle",
+    "plates",
+    "registration",
+    "insurance",
+    "pension",
+    "fund",
+    "investment",
+    "scheme",
+    "fraud",
 ];
-const TAGS: &[&str] = &["urgent", "follow-up", "partner-request", "court", "registry", "aviation", "maritime", "energy"];
-const KINDS: &[&str] = &["person_ownership", "company_ownership", "vehicle_tracking", "data_request", "other"];
+const TAGS: &[&str] = &[
+    "urgent",
+    "follow-up",
+    "partner-request",
+    "court",
+    "registry",
+    "aviation",
+    "maritime",
+    "energy",
+];
+const KINDS: &[&str] = &[
+    "person_ownership",
+    "company_ownership",
+    "vehicle_tracking",
+    "data_request",
+    "other",
+];
 const REQUEST_TYPES: &[&str] = &["subs", "cost", "cost_plus"];
 const STATUSES: &[&str] = &["new", "in-progress", "pending", "closed", "cancelled"];
 const PRIORITIES: &[&str] = &["low", "default", "high"];
@@ -144,7 +333,16 @@ pub fn seed(
     seed: u64,
     progress: &mut dyn FnMut(&str, u64, u64),
 ) -> Result<SeedReport, PersistenceError> {
-    seed_with(db, &SeedOptions { profiles, tickets, seed, force: false }, progress)
+    seed_with(
+        db,
+        &SeedOptions {
+            profiles,
+            tickets,
+            seed,
+            force: false,
+        },
+        progress,
+    )
 }
 
 /// [`seed`] with every option. `progress(stage, done, total)` is called after each batch;
@@ -162,14 +360,17 @@ pub fn seed_with(
         )));
     }
     if options.tickets > 0 && options.profiles == 0 {
-        return Err(PersistenceError::SeedRefused("tickets need at least one profile".into()));
+        return Err(PersistenceError::SeedRefused(
+            "tickets need at least one profile".into(),
+        ));
     }
     let mut rng = StdRng::seed_from_u64(options.seed);
     // A fixed "now" keeps the data reproducible.
     let now = DateTime::<Utc>::from_timestamp(1_767_225_600, 0).expect("valid time"); // 2026-01-01
     let mut report = SeedReport::default();
 
-    // Profiles, with an identity each.
+    // Profiles without a sign-in identity: like people imported from an older system, each
+    // is claimed by the first verified sign-in with its e-mail (the demo relies on that).
     let mut ids: Vec<i32> = Vec::with_capacity(options.profiles);
     let mut staff: Vec<i32> = Vec::new();
     let offset = existing as usize;
@@ -177,8 +378,16 @@ pub fn seed_with(
         let end = (start + BATCH).min(options.profiles);
         let rows: Vec<NewProfile> = (start..end)
             .map(|i| {
-                let superuser = if options.profiles >= 3 && i < 2 { i == 0 } else { rng.gen_ratio(1, 100) };
-                let is_staff = if options.profiles >= 3 && i < 2 { i == 1 } else { rng.gen_ratio(5, 100) };
+                let superuser = if options.profiles >= 3 && i < 2 {
+                    i == 0
+                } else {
+                    rng.gen_ratio(1, 100)
+                };
+                let is_staff = if options.profiles >= 3 && i < 2 {
+                    i == 1
+                } else {
+                    rng.gen_ratio(5, 100)
+                };
                 let first = pick(&mut rng, FIRST_NAMES);
                 let last = pick(&mut rng, LAST_NAMES);
                 NewProfile {
@@ -193,24 +402,10 @@ pub fn seed_with(
                 }
             })
             .collect();
-        let inserted: Vec<(i32, String, bool)> = conn.transaction(|conn| {
-            let inserted: Vec<(i32, String, bool)> = diesel::insert_into(profiles::table)
-                .values(&rows)
-                .returning((profiles::id, profiles::email, profiles::is_staff))
-                .get_results(conn)?;
-            let identities: Vec<_> = inserted
-                .iter()
-                .map(|(id, email, _)| {
-                    (
-                        profile_identities::profile_id.eq(*id),
-                        profile_identities::issuer.eq("seed"),
-                        profile_identities::subject.eq(email.clone()),
-                    )
-                })
-                .collect();
-            diesel::insert_into(profile_identities::table).values(&identities).execute(conn)?;
-            Ok::<_, diesel::result::Error>(inserted)
-        })?;
+        let inserted: Vec<(i32, String, bool)> = diesel::insert_into(profiles::table)
+            .values(&rows)
+            .returning((profiles::id, profiles::email, profiles::is_staff))
+            .get_results(&mut conn)?;
         for (id, _, is_staff) in inserted {
             ids.push(id);
             if is_staff {
@@ -231,11 +426,20 @@ pub fn seed_with(
         let mut rows = Vec::with_capacity(end - start);
         let mut plans = Vec::with_capacity(end - start);
         for _ in start..end {
-            let created_at = now - Duration::seconds(rng.gen_range(0..730 * 86_400)) - Duration::microseconds(rng.gen_range(0..1_000_000));
+            let created_at = now
+                - Duration::seconds(rng.gen_range(0..730 * 86_400))
+                - Duration::microseconds(rng.gen_range(0..1_000_000));
             let requester = pick(&mut rng, &ids);
             let kind = pick(&mut rng, KINDS);
-            let mut later = |rng: &mut StdRng| created_at + Duration::minutes(rng.gen_range(1..60 * 24 * 30));
-            let mut plan = Plan { created_at, requester, responders: vec![], subscribers: vec![], comments: vec![] };
+            let later =
+                |rng: &mut StdRng| created_at + Duration::minutes(rng.gen_range(1..60 * 24 * 30));
+            let mut plan = Plan {
+                created_at,
+                requester,
+                responders: vec![],
+                subscribers: vec![],
+                comments: vec![],
+            };
             for _ in 0..rng.gen_range(0..=2) {
                 let user = pick(&mut rng, &staff);
                 if !plan.responders.iter().any(|(u, _)| *u == user) {
@@ -245,7 +449,11 @@ pub fn seed_with(
             for _ in 0..rng.gen_range(0..=2) {
                 if rng.gen_ratio(1, 3) {
                     guest += 1;
-                    plan.subscribers.push((None, Some(format!("guest{guest}@outside.example")), later(&mut rng)));
+                    plan.subscribers.push((
+                        None,
+                        Some(format!("guest{guest}@outside.example")),
+                        later(&mut rng),
+                    ));
                 } else {
                     let user = pick(&mut rng, &ids);
                     if !plan.subscribers.iter().any(|(u, _, _)| *u == Some(user)) {
@@ -259,7 +467,8 @@ pub fn seed_with(
                     _ => requester,
                 };
                 let n = rng.gen_range(5..40);
-                plan.comments.push((author, words(&mut rng, n), later(&mut rng)));
+                plan.comments
+                    .push((author, words(&mut rng, n), later(&mut rng)));
             }
             let updated_at = plan
                 .responders
@@ -268,8 +477,11 @@ pub fn seed_with(
                 .chain(plan.subscribers.iter().map(|s| s.2))
                 .chain(plan.comments.iter().map(|c| c.2))
                 .fold(created_at, DateTime::max);
-            let countries: Vec<String> =
-                (0..rng.gen_range(0..=3)).map(|_| pick(&mut rng, COUNTRIES).to_string()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+            let countries: Vec<String> = (0..rng.gen_range(0..=3))
+                .map(|_| pick(&mut rng, COUNTRIES).to_string())
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
             let sensitive = rng.gen_ratio(1, 10);
             let n = rng.gen_range(150..350);
             rows.push(NewTicket {
@@ -280,19 +492,30 @@ pub fn seed_with(
                 priority: pick(&mut rng, PRIORITIES),
                 sensitive,
                 whysensitive: sensitive.then(|| words(&mut rng, 8)),
-                deadline_at: rng.gen_bool(0.5).then(|| created_at + Duration::days(rng.gen_range(7..120))),
+                deadline_at: rng
+                    .gen_bool(0.5)
+                    .then(|| created_at + Duration::days(rng.gen_range(7..120))),
                 created_at,
                 updated_at,
                 country: countries.first().cloned(),
                 countries,
-                tags: (0..rng.gen_range(0..=2)).map(|_| pick(&mut rng, TAGS).to_string()).collect(),
+                tags: (0..rng.gen_range(0..=2))
+                    .map(|_| pick(&mut rng, TAGS).to_string())
+                    .collect(),
                 background: words(&mut rng, n),
-                first_name: (kind == "person_ownership").then(|| pick(&mut rng, FIRST_NAMES).to_string()),
-                last_name: (kind == "person_ownership").then(|| pick(&mut rng, LAST_NAMES).to_string()),
+                first_name: (kind == "person_ownership")
+                    .then(|| pick(&mut rng, FIRST_NAMES).to_string()),
+                last_name: (kind == "person_ownership")
+                    .then(|| pick(&mut rng, LAST_NAMES).to_string()),
                 connections: rng.gen_bool(0.3).then(|| words(&mut rng, 12)),
                 sources: rng.gen_bool(0.3).then(|| words(&mut rng, 10)),
-                company_name: (kind == "company_ownership")
-                    .then(|| format!("{} {} Ltd", pick(&mut rng, LAST_NAMES), pick(&mut rng, WORDS))),
+                company_name: (kind == "company_ownership").then(|| {
+                    format!(
+                        "{} {} Ltd",
+                        pick(&mut rng, LAST_NAMES),
+                        pick(&mut rng, WORDS)
+                    )
+                }),
             });
             plans.push(plan);
         }
@@ -307,11 +530,18 @@ pub fn seed_with(
     Ok(report)
 }
 
-fn insert_batch(conn: &mut PgConnection, rows: &[NewTicket], plans: &[Plan]) -> QueryResult<SeedReport> {
+fn insert_batch(
+    conn: &mut PgConnection,
+    rows: &[NewTicket],
+    plans: &[Plan],
+) -> QueryResult<SeedReport> {
     // Demo data: losing the last batch on a crash is fine, waiting for each fsync is not.
     conn.batch_execute("SET LOCAL synchronous_commit = off")?;
     // PostgreSQL returns the rows of a multi-row VALUES insert in input order.
-    let tids: Vec<i32> = diesel::insert_into(tickets::table).values(rows).returning(tickets::id).get_results(conn)?;
+    let tids: Vec<i32> = diesel::insert_into(tickets::table)
+        .values(rows)
+        .returning(tickets::id)
+        .get_results(conn)?;
     let mut report = SeedReport::default();
     let mut resp = Vec::new();
     let mut subs = Vec::new();
@@ -328,7 +558,11 @@ fn insert_batch(conn: &mut PgConnection, rows: &[NewTicket], plans: &[Plan]) -> 
             activities::timestamp.eq(plan.created_at),
         ));
         for (user, at) in &plan.responders {
-            resp.push((responders::ticket_id.eq(tid), responders::user_id.eq(*user), responders::created_at.eq(*at)));
+            resp.push((
+                responders::ticket_id.eq(tid),
+                responders::user_id.eq(*user),
+                responders::created_at.eq(*at),
+            ));
             acts.push((
                 activities::ticket_id.eq(tid),
                 activities::actor_id.eq(Some(plan.requester)),
@@ -364,15 +598,24 @@ fn insert_batch(conn: &mut PgConnection, rows: &[NewTicket], plans: &[Plan]) -> 
         }
     }
     if !resp.is_empty() {
-        report.responders = diesel::insert_into(responders::table).values(&resp).execute(conn)?;
+        report.responders = diesel::insert_into(responders::table)
+            .values(&resp)
+            .execute(conn)?;
     }
     if !subs.is_empty() {
-        report.subscribers = diesel::insert_into(subscribers::table).values(&subs).execute(conn)?;
+        report.subscribers = diesel::insert_into(subscribers::table)
+            .values(&subs)
+            .execute(conn)?;
     }
     if !comms.is_empty() {
         let inserted: Vec<(i32, i32, i32, DateTime<Utc>)> = diesel::insert_into(comments::table)
             .values(&comms)
-            .returning((comments::id, comments::ticket_id, comments::user_id, comments::created_at))
+            .returning((
+                comments::id,
+                comments::ticket_id,
+                comments::user_id,
+                comments::created_at,
+            ))
             .get_results(conn)?;
         report.comments = inserted.len();
         for (id, tid, author, at) in inserted {
@@ -388,7 +631,9 @@ fn insert_batch(conn: &mut PgConnection, rows: &[NewTicket], plans: &[Plan]) -> 
     }
     // Six parameters per activity: chunks keep each statement under the bind limit.
     for chunk in acts.chunks(8000) {
-        report.activities += diesel::insert_into(activities::table).values(chunk).execute(conn)?;
+        report.activities += diesel::insert_into(activities::table)
+            .values(chunk)
+            .execute(conn)?;
     }
     Ok(report)
 }

@@ -6,13 +6,15 @@ use crate::schema::{comments, responders, subscribers, tickets};
 use crate::scope::{visible_tickets, TicketPredicate};
 use crate::uow::PgUnitOfWork;
 use chrono::{DateTime, Utc};
-use desk_domain::listing::{Direction, PageSlice, StatusTotals, TicketFilter, TicketSortField, TimeRange};
+use desk_domain::listing::{
+    Direction, PageSlice, StatusTotals, TicketFilter, TicketSortField, TimeRange,
+};
 use desk_domain::policy::{Scope, TicketRelation};
 use desk_domain::ports::{CommentRepository, RepoResult, TicketLinks, TicketRepository};
 use desk_domain::*;
 use diesel::dsl::{count_star, exists, sql};
-use diesel::sql_types::Bool;
 use diesel::prelude::*;
+use diesel::sql_types::Bool;
 use diesel_full_text_search::configuration::TsConfigurationByName;
 use diesel_full_text_search::{plainto_tsquery_with_search_config, ts_rank, TsVectorExtensions};
 
@@ -59,20 +61,29 @@ fn ticket_predicate(scope: Scope, filter: &TicketFilter, with_status: bool) -> T
         pred = and(pred, Box::new(tickets::kind.eq(kind.as_str())));
     }
     if let Some(country) = &filter.country {
-        pred = and(pred, Box::new(tickets::country.assume_not_null().eq(country.clone())));
+        pred = and(
+            pred,
+            Box::new(tickets::country.assume_not_null().eq(country.clone())),
+        );
     }
     if let Some(requester) = filter.requester {
         pred = and(pred, Box::new(tickets::requester_id.eq(requester.0)));
     }
     if let Some(responder) = filter.responder {
-        let theirs = responders::table.select(responders::ticket_id).filter(responders::user_id.eq(responder.0));
+        let theirs = responders::table
+            .select(responders::ticket_id)
+            .filter(responders::user_id.eq(responder.0));
         pred = and(pred, Box::new(tickets::id.eq_any(theirs)));
     }
     if let Some(has) = filter.has_responder {
         // Correlated on purpose: at the top level of the WHERE clause PostgreSQL plans
         // (NOT) EXISTS as a semi-/anti-join, which also never repeats a ticket.
         let any = "EXISTS (SELECT 1 FROM responders r WHERE r.ticket_id = tickets.id)";
-        let clause = if has { any.to_string() } else { format!("NOT {any}") };
+        let clause = if has {
+            any.to_string()
+        } else {
+            format!("NOT {any}")
+        };
         pred = and(pred, Box::new(sql::<Bool>(&clause)));
     }
     if let Some(q) = &filter.search {
@@ -80,7 +91,10 @@ fn ticket_predicate(scope: Scope, filter: &TicketFilter, with_status: bool) -> T
         // dropped (it hid relevant tickets whose match was only in a C-weighted field).
         pred = and(
             pred,
-            Box::new(tickets::search_vector.matches(plainto_tsquery_with_search_config(SEARCH_CONFIG, q.clone()))),
+            Box::new(
+                tickets::search_vector
+                    .matches(plainto_tsquery_with_search_config(SEARCH_CONFIG, q.clone())),
+            ),
         );
     }
     if with_status {
@@ -97,7 +111,12 @@ fn to_tickets(rows: Vec<TicketRow>) -> RepoResult<Vec<Ticket>> {
 }
 
 impl PgUnitOfWork<'_> {
-    fn find_ticket(&mut self, scope: Scope, id: TicketId, lock: bool) -> RepoResult<Option<Ticket>> {
+    fn find_ticket(
+        &mut self,
+        scope: Scope,
+        id: TicketId,
+        lock: bool,
+    ) -> RepoResult<Option<Ticket>> {
         let query = tickets::table
             .select(TicketRow::as_select())
             .filter(tickets::id.eq(id.0))
@@ -122,16 +141,29 @@ impl TicketRepository for PgUnitOfWork<'_> {
     }
 
     fn relation(&mut self, ticket: TicketId, profile: ProfileId) -> RepoResult<TicketRelation> {
-        let requester = exists(tickets::table.filter(tickets::id.eq(ticket.0)).filter(tickets::requester_id.eq(profile.0)));
+        let requester = exists(
+            tickets::table
+                .filter(tickets::id.eq(ticket.0))
+                .filter(tickets::requester_id.eq(profile.0)),
+        );
         let responder = exists(
-            responders::table.filter(responders::ticket_id.eq(ticket.0)).filter(responders::user_id.eq(profile.0)),
+            responders::table
+                .filter(responders::ticket_id.eq(ticket.0))
+                .filter(responders::user_id.eq(profile.0)),
         );
         let subscriber = exists(
-            subscribers::table.filter(subscribers::ticket_id.eq(ticket.0)).filter(subscribers::user_id.eq(profile.0)),
+            subscribers::table
+                .filter(subscribers::ticket_id.eq(ticket.0))
+                .filter(subscribers::user_id.eq(profile.0)),
         );
-        let (requester, responder, subscriber) =
-            diesel::select((requester, responder, subscriber)).get_result::<(bool, bool, bool)>(self.conn).map_err(storage)?;
-        Ok(TicketRelation { requester, responder, subscriber })
+        let (requester, responder, subscriber) = diesel::select((requester, responder, subscriber))
+            .get_result::<(bool, bool, bool)>(self.conn)
+            .map_err(storage)?;
+        Ok(TicketRelation {
+            requester,
+            responder,
+            subscriber,
+        })
     }
 
     fn status_totals(&mut self, scope: Scope, filter: &TicketFilter) -> RepoResult<StatusTotals> {
@@ -163,17 +195,28 @@ impl TicketRepository for PgUnitOfWork<'_> {
             .into_boxed();
         // Rank first (best first, W25), then the requested fields, then id for a stable page.
         if let Some(q) = &filter.search {
-            let rank = ts_rank(tickets::search_vector, plainto_tsquery_with_search_config(SEARCH_CONFIG, q.clone()));
+            let rank = ts_rank(
+                tickets::search_vector,
+                plainto_tsquery_with_search_config(SEARCH_CONFIG, q.clone()),
+            );
             query = query.then_order_by(rank.desc());
         }
         // PostgreSQL's NULL placement is kept: deadline ascending puts tickets without a
         // deadline last, descending puts them first.
         for (field, direction) in sort {
             query = match (field, direction) {
-                (TicketSortField::CreatedAt, Direction::Asc) => query.then_order_by(tickets::created_at.asc()),
-                (TicketSortField::CreatedAt, Direction::Desc) => query.then_order_by(tickets::created_at.desc()),
-                (TicketSortField::DeadlineAt, Direction::Asc) => query.then_order_by(tickets::deadline_at.asc()),
-                (TicketSortField::DeadlineAt, Direction::Desc) => query.then_order_by(tickets::deadline_at.desc()),
+                (TicketSortField::CreatedAt, Direction::Asc) => {
+                    query.then_order_by(tickets::created_at.asc())
+                }
+                (TicketSortField::CreatedAt, Direction::Desc) => {
+                    query.then_order_by(tickets::created_at.desc())
+                }
+                (TicketSortField::DeadlineAt, Direction::Asc) => {
+                    query.then_order_by(tickets::deadline_at.asc())
+                }
+                (TicketSortField::DeadlineAt, Direction::Desc) => {
+                    query.then_order_by(tickets::deadline_at.desc())
+                }
             };
         }
         let rows = query
@@ -185,7 +228,12 @@ impl TicketRepository for PgUnitOfWork<'_> {
         to_tickets(rows)
     }
 
-    fn insert_ticket(&mut self, requester: ProfileId, content: &TicketContent, at: DateTime<Utc>) -> RepoResult<Ticket> {
+    fn insert_ticket(
+        &mut self,
+        requester: ProfileId,
+        content: &TicketContent,
+        at: DateTime<Utc>,
+    ) -> RepoResult<Ticket> {
         let row: TicketRow = diesel::insert_into(tickets::table)
             .values((
                 TicketContentRow::new(content),
@@ -199,7 +247,12 @@ impl TicketRepository for PgUnitOfWork<'_> {
         Ticket::try_from(row)
     }
 
-    fn update_ticket(&mut self, id: TicketId, content: &TicketContent, at: DateTime<Utc>) -> RepoResult<Ticket> {
+    fn update_ticket(
+        &mut self,
+        id: TicketId,
+        content: &TicketContent,
+        at: DateTime<Utc>,
+    ) -> RepoResult<Ticket> {
         let row: Option<TicketRow> = diesel::update(tickets::table.filter(tickets::id.eq(id.0)))
             .set((TicketContentRow::new(content), tickets::updated_at.eq(at)))
             .returning(TicketRow::as_returning())
@@ -234,7 +287,13 @@ impl TicketRepository for PgUnitOfWork<'_> {
 }
 
 impl CommentRepository for PgUnitOfWork<'_> {
-    fn insert_comment(&mut self, ticket: TicketId, author: ProfileId, body: &str, at: DateTime<Utc>) -> RepoResult<Comment> {
+    fn insert_comment(
+        &mut self,
+        ticket: TicketId,
+        author: ProfileId,
+        body: &str,
+        at: DateTime<Utc>,
+    ) -> RepoResult<Comment> {
         let row: CommentRow = diesel::insert_into(comments::table)
             .values((
                 comments::ticket_id.eq(ticket.0),

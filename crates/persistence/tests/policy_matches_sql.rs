@@ -39,14 +39,26 @@ fn world() -> impl Strategy<Value = World> {
     prop::collection::vec(any::<(bool, bool)>(), 2..=8).prop_flat_map(|profiles| {
         let n = profiles.len();
         let sub = prop_oneof![(0..n).prop_map(Sub::User), (0..n).prop_map(Sub::Email)];
-        let ticket = (0..n, prop::collection::btree_set(0..n, 0..=3), prop::collection::vec(sub, 0..=3))
-            .prop_map(|(requester, responders, subscribers)| GenTicket { requester, responders, subscribers });
-        (Just(profiles), prop::collection::vec(ticket, 1..=10)).prop_map(|(profiles, tickets)| World { profiles, tickets })
+        let ticket = (
+            0..n,
+            prop::collection::btree_set(0..n, 0..=3),
+            prop::collection::vec(sub, 0..=3),
+        )
+            .prop_map(|(requester, responders, subscribers)| GenTicket {
+                requester,
+                responders,
+                subscribers,
+            });
+        (Just(profiles), prop::collection::vec(ticket, 1..=10))
+            .prop_map(|(profiles, tickets)| World { profiles, tickets })
     })
 }
 
 fn cases() -> u32 {
-    std::env::var("DESK_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(1000)
+    std::env::var("DESK_PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000)
 }
 
 /// Inserts the world, then checks every profile as actor. Returns the first mismatch.
@@ -57,24 +69,44 @@ fn check(uow: &mut PgUnitOfWork<'_>, w: &World) -> Result<Option<String>, Domain
         .profiles
         .iter()
         .enumerate()
-        .map(|(i, (staff, su))| (profiles::email.eq(email(i)), profiles::is_staff.eq(*staff), profiles::is_superuser.eq(*su)))
+        .map(|(i, (staff, su))| {
+            (
+                profiles::email.eq(email(i)),
+                profiles::is_staff.eq(*staff),
+                profiles::is_superuser.eq(*su),
+            )
+        })
         .collect();
-    let pids: Vec<i32> =
-        diesel::insert_into(profiles::table).values(&rows).returning(profiles::id).get_results(uow.connection()).map_err(storage)?;
+    let pids: Vec<i32> = diesel::insert_into(profiles::table)
+        .values(&rows)
+        .returning(profiles::id)
+        .get_results(uow.connection())
+        .map_err(storage)?;
     let rows: Vec<_> = w
         .tickets
         .iter()
-        .map(|t| (tickets::requester_id.eq(pids[t.requester]), tickets::background.eq("generated")))
+        .map(|t| {
+            (
+                tickets::requester_id.eq(pids[t.requester]),
+                tickets::background.eq("generated"),
+            )
+        })
         .collect();
-    let tids: Vec<i32> =
-        diesel::insert_into(tickets::table).values(&rows).returning(tickets::id).get_results(uow.connection()).map_err(storage)?;
+    let tids: Vec<i32> = diesel::insert_into(tickets::table)
+        .values(&rows)
+        .returning(tickets::id)
+        .get_results(uow.connection())
+        .map_err(storage)?;
 
     let mut resp_rows = Vec::new();
     let mut sub_rows = Vec::new();
     let mut seen_subs = HashSet::new();
     for (t, gen) in w.tickets.iter().enumerate() {
         for r in &gen.responders {
-            resp_rows.push((responders::ticket_id.eq(tids[t]), responders::user_id.eq(pids[*r])));
+            resp_rows.push((
+                responders::ticket_id.eq(tids[t]),
+                responders::user_id.eq(pids[*r]),
+            ));
         }
         for s in &gen.subscribers {
             let (user, mail) = match s {
@@ -82,24 +114,45 @@ fn check(uow: &mut PgUnitOfWork<'_>, w: &World) -> Result<Option<String>, Domain
                 Sub::Email(i) => (None, Some(email(*i))),
             };
             if seen_subs.insert((t, user, mail.clone())) {
-                sub_rows.push((subscribers::ticket_id.eq(tids[t]), subscribers::user_id.eq(user), subscribers::email.eq(mail)));
+                sub_rows.push((
+                    subscribers::ticket_id.eq(tids[t]),
+                    subscribers::user_id.eq(user),
+                    subscribers::email.eq(mail),
+                ));
             }
         }
     }
     if !resp_rows.is_empty() {
-        diesel::insert_into(responders::table).values(&resp_rows).execute(uow.connection()).map_err(storage)?;
+        diesel::insert_into(responders::table)
+            .values(&resp_rows)
+            .execute(uow.connection())
+            .map_err(storage)?;
     }
     if !sub_rows.is_empty() {
-        diesel::insert_into(subscribers::table).values(&sub_rows).execute(uow.connection()).map_err(storage)?;
+        diesel::insert_into(subscribers::table)
+            .values(&sub_rows)
+            .execute(uow.connection())
+            .map_err(storage)?;
     }
 
-    let page = PageSlice { number: 1, size: 100, last: 1 };
+    let page = PageSlice {
+        number: 1,
+        size: 100,
+        last: 1,
+    };
     for (i, (staff, su)) in w.profiles.iter().enumerate() {
-        let actor = Actor { id: ProfileId(pids[i]), is_staff: *staff, is_superuser: *su };
+        let actor = Actor {
+            id: ProfileId(pids[i]),
+            is_staff: *staff,
+            is_superuser: *su,
+        };
         let relation = |t: &GenTicket| TicketRelation {
             requester: t.requester == i,
             responder: t.responders.contains(&i),
-            subscriber: t.subscribers.iter().any(|s| matches!(s, Sub::User(k) if *k == i)),
+            subscriber: t
+                .subscribers
+                .iter()
+                .any(|s| matches!(s, Sub::User(k) if *k == i)),
         };
         let expected: BTreeSet<i32> = w
             .tickets
@@ -109,18 +162,26 @@ fn check(uow: &mut PgUnitOfWork<'_>, w: &World) -> Result<Option<String>, Domain
             .map(|(k, _)| tids[k])
             .collect();
         let scope = policy::ticket_scope(&actor);
-        let listed: Vec<i32> =
-            uow.list_tickets(scope, &TicketFilter::default(), &[], page)?.into_iter().map(|t| t.id.0).collect();
+        let listed: Vec<i32> = uow
+            .list_tickets(scope, &TicketFilter::default(), &[], page)?
+            .into_iter()
+            .map(|t| t.id.0)
+            .collect();
         let listed_set: BTreeSet<i32> = listed.iter().copied().collect();
         if listed_set.len() != listed.len() {
             return Ok(Some(format!("actor {i}: duplicates in {listed:?}")));
         }
         if listed_set != expected {
-            return Ok(Some(format!("actor {i} ({actor:?}): listed {listed_set:?}, policy allows {expected:?}")));
+            return Ok(Some(format!(
+                "actor {i} ({actor:?}): listed {listed_set:?}, policy allows {expected:?}"
+            )));
         }
         let total = uow.status_totals(scope, &TicketFilter::default())?.all();
         if total != expected.len() as i64 {
-            return Ok(Some(format!("actor {i}: totals {total}, expected {}", expected.len())));
+            return Ok(Some(format!(
+                "actor {i}: totals {total}, expected {}",
+                expected.len()
+            )));
         }
         for id in tids.iter().copied().chain([i32::MAX]) {
             let found = uow.ticket(scope, TicketId(id))?.is_some();
@@ -138,7 +199,11 @@ fn ticket_scope_sql_matches_the_policy() {
     // The proptest closure is `Fn`: the one connection sits in a RefCell.
     let conn = std::cell::RefCell::new(PgConnection::establish(&t.url).expect("connect"));
     let started = std::time::Instant::now();
-    let config = ProptestConfig { cases: cases(), failure_persistence: None, ..ProptestConfig::default() };
+    let config = ProptestConfig {
+        cases: cases(),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    };
     proptest!(config, |(w in world())| {
         let mut outcome = None;
         let _ = conn.borrow_mut().transaction::<(), diesel::result::Error, _>(|conn| {

@@ -5,12 +5,18 @@ mod common;
 use chrono::{TimeZone, Utc};
 use common::*;
 use desk_domain::activity::{ActionObject, NewActivity, Verb};
-use desk_domain::listing::{Direction, PageSlice, ProfileFilter, TicketFilter, TicketSortField, TimeRange};
+use desk_domain::listing::{
+    Direction, PageSlice, ProfileFilter, TicketFilter, TicketSortField, TimeRange,
+};
 use desk_domain::policy::{ProfileScope, Scope, TicketRelation};
 use desk_domain::ports::*;
 use desk_domain::*;
 
-const PAGE: PageSlice = PageSlice { number: 1, size: 100, last: 1 };
+const PAGE: PageSlice = PageSlice {
+    number: 1,
+    size: 100,
+    last: 1,
+};
 
 struct Fixture {
     t: TestDb,
@@ -58,13 +64,36 @@ fn fixture() -> Fixture {
         add_responder(uow, t2.id, b.id);
         (a, b, c, s, vec![t0, t1, t2, t3])
     });
-    Fixture { t, a, b, c, s, tickets }
+    Fixture {
+        t,
+        a,
+        b,
+        c,
+        s,
+        tickets,
+    }
 }
 
 impl Fixture {
-    fn list(&self, scope: Scope, filter: &TicketFilter, sort: &[(TicketSortField, Direction)]) -> Vec<usize> {
-        let rows = self.t.db.in_transaction(None, |uow| uow.list_tickets(scope, filter, sort, PAGE)).unwrap();
-        rows.iter().map(|r| self.tickets.iter().position(|t| t.id == r.id).expect("known ticket")).collect()
+    fn list(
+        &self,
+        scope: Scope,
+        filter: &TicketFilter,
+        sort: &[(TicketSortField, Direction)],
+    ) -> Vec<usize> {
+        let rows = self
+            .t
+            .db
+            .in_transaction(None, |uow| uow.list_tickets(scope, filter, sort, PAGE))
+            .unwrap();
+        rows.iter()
+            .map(|r| {
+                self.tickets
+                    .iter()
+                    .position(|t| t.id == r.id)
+                    .expect("known ticket")
+            })
+            .collect()
     }
     fn ids(&self, filter: TicketFilter) -> Vec<usize> {
         self.list(Scope::Everything, &filter, &[])
@@ -76,29 +105,145 @@ fn every_ticket_filter() {
     let f = fixture();
     let all = TicketFilter::default;
     assert_eq!(f.ids(all()), vec![0, 1, 2, 3]);
-    assert_eq!(f.ids(TicketFilter { kind: Some(TicketKind::DataRequest), ..all() }), vec![3]);
-    assert_eq!(f.ids(TicketFilter { country: Some("RO".into()), ..all() }), vec![0, 2]);
-    assert_eq!(f.ids(TicketFilter { country: Some("ro".into()), ..all() }), Vec::<usize>::new());
-    assert_eq!(f.ids(TicketFilter { requester: Some(f.c.id), ..all() }), vec![2, 3]);
-    assert_eq!(f.ids(TicketFilter { requester: Some(ProfileId(i32::MAX)), ..all() }), Vec::<usize>::new());
-    assert_eq!(f.ids(TicketFilter { responder: Some(f.b.id), ..all() }), vec![0, 2]);
-    assert_eq!(f.ids(TicketFilter { responder: Some(f.c.id), ..all() }), vec![0]);
-    assert_eq!(f.ids(TicketFilter { responder: Some(ProfileId(999_999)), ..all() }), Vec::<usize>::new());
-    assert_eq!(f.ids(TicketFilter { has_responder: Some(true), ..all() }), vec![0, 2]);
-    assert_eq!(f.ids(TicketFilter { has_responder: Some(false), ..all() }), vec![1, 3]);
+    assert_eq!(
+        f.ids(TicketFilter {
+            kind: Some(TicketKind::DataRequest),
+            ..all()
+        }),
+        vec![3]
+    );
+    assert_eq!(
+        f.ids(TicketFilter {
+            country: Some("RO".into()),
+            ..all()
+        }),
+        vec![0, 2]
+    );
+    assert_eq!(
+        f.ids(TicketFilter {
+            country: Some("ro".into()),
+            ..all()
+        }),
+        Vec::<usize>::new()
+    );
+    assert_eq!(
+        f.ids(TicketFilter {
+            requester: Some(f.c.id),
+            ..all()
+        }),
+        vec![2, 3]
+    );
+    assert_eq!(
+        f.ids(TicketFilter {
+            requester: Some(ProfileId(i32::MAX)),
+            ..all()
+        }),
+        Vec::<usize>::new()
+    );
+    assert_eq!(
+        f.ids(TicketFilter {
+            responder: Some(f.b.id),
+            ..all()
+        }),
+        vec![0, 2]
+    );
+    assert_eq!(
+        f.ids(TicketFilter {
+            responder: Some(f.c.id),
+            ..all()
+        }),
+        vec![0]
+    );
+    assert_eq!(
+        f.ids(TicketFilter {
+            responder: Some(ProfileId(999_999)),
+            ..all()
+        }),
+        Vec::<usize>::new()
+    );
+    assert_eq!(
+        f.ids(TicketFilter {
+            has_responder: Some(true),
+            ..all()
+        }),
+        vec![0, 2]
+    );
+    assert_eq!(
+        f.ids(TicketFilter {
+            has_responder: Some(false),
+            ..all()
+        }),
+        vec![1, 3]
+    );
     // Inclusive ranges, either end open.
-    let range = |from: Option<i64>, to: Option<i64>| TimeRange { from: from.map(at), to: to.map(at) };
-    assert_eq!(f.ids(TicketFilter { created_at: range(Some(20), Some(30)), ..all() }), vec![1, 2]);
-    assert_eq!(f.ids(TicketFilter { created_at: range(Some(30), None), ..all() }), vec![2, 3]);
-    assert_eq!(f.ids(TicketFilter { created_at: range(None, Some(10)), ..all() }), vec![0]);
-    assert_eq!(f.ids(TicketFilter { deadline_at: range(Some(500), Some(1000)), ..all() }), vec![0, 2]);
-    assert_eq!(f.ids(TicketFilter { deadline_at: range(Some(0), None), ..all() }), vec![0, 2, 3]);
+    let range = |from: Option<i64>, to: Option<i64>| TimeRange {
+        from: from.map(at),
+        to: to.map(at),
+    };
+    assert_eq!(
+        f.ids(TicketFilter {
+            created_at: range(Some(20), Some(30)),
+            ..all()
+        }),
+        vec![1, 2]
+    );
+    assert_eq!(
+        f.ids(TicketFilter {
+            created_at: range(Some(30), None),
+            ..all()
+        }),
+        vec![2, 3]
+    );
+    assert_eq!(
+        f.ids(TicketFilter {
+            created_at: range(None, Some(10)),
+            ..all()
+        }),
+        vec![0]
+    );
+    assert_eq!(
+        f.ids(TicketFilter {
+            deadline_at: range(Some(500), Some(1000)),
+            ..all()
+        }),
+        vec![0, 2]
+    );
+    assert_eq!(
+        f.ids(TicketFilter {
+            deadline_at: range(Some(0), None),
+            ..all()
+        }),
+        vec![0, 2, 3]
+    );
     let statuses = |s: &[&str]| Some(s.iter().map(|x| x.to_string()).collect::<Vec<_>>());
-    assert_eq!(f.ids(TicketFilter { status_in: statuses(&["new", "pending"]), ..all() }), vec![0, 3]);
-    assert_eq!(f.ids(TicketFilter { status_in: statuses(&["bogus"]), ..all() }), Vec::<usize>::new());
-    assert_eq!(f.ids(TicketFilter { status_in: statuses(&["closed", "Closed"]), ..all() }), vec![1]);
+    assert_eq!(
+        f.ids(TicketFilter {
+            status_in: statuses(&["new", "pending"]),
+            ..all()
+        }),
+        vec![0, 3]
+    );
+    assert_eq!(
+        f.ids(TicketFilter {
+            status_in: statuses(&["bogus"]),
+            ..all()
+        }),
+        Vec::<usize>::new()
+    );
+    assert_eq!(
+        f.ids(TicketFilter {
+            status_in: statuses(&["closed", "Closed"]),
+            ..all()
+        }),
+        vec![1]
+    );
     // Combined.
-    let combined = TicketFilter { country: Some("RO".into()), has_responder: Some(true), kind: Some(TicketKind::Other), ..all() };
+    let combined = TicketFilter {
+        country: Some("RO".into()),
+        has_responder: Some(true),
+        kind: Some(TicketKind::Other),
+        ..all()
+    };
     assert_eq!(f.ids(combined), vec![2]);
 }
 
@@ -106,25 +251,82 @@ fn every_ticket_filter() {
 fn sorting_and_pages() {
     let f = fixture();
     let all = TicketFilter::default();
-    assert_eq!(f.list(Scope::Everything, &all, &[(TicketSortField::CreatedAt, Direction::Desc)]), vec![3, 2, 1, 0]);
-    assert_eq!(f.list(Scope::Everything, &all, &[(TicketSortField::DeadlineAt, Direction::Asc)]), vec![2, 0, 3, 1]);
-    assert_eq!(f.list(Scope::Everything, &all, &[(TicketSortField::DeadlineAt, Direction::Desc)]), vec![1, 3, 0, 2]);
-    let page2 = PageSlice { number: 2, size: 3, last: 2 };
-    let rows = f.t.db.in_transaction(None, |uow| uow.list_tickets(Scope::Everything, &all, &[], page2)).unwrap();
-    assert_eq!(rows.iter().map(|t| t.id).collect::<Vec<_>>(), vec![f.tickets[3].id]);
+    assert_eq!(
+        f.list(
+            Scope::Everything,
+            &all,
+            &[(TicketSortField::CreatedAt, Direction::Desc)]
+        ),
+        vec![3, 2, 1, 0]
+    );
+    assert_eq!(
+        f.list(
+            Scope::Everything,
+            &all,
+            &[(TicketSortField::DeadlineAt, Direction::Asc)]
+        ),
+        vec![2, 0, 3, 1]
+    );
+    assert_eq!(
+        f.list(
+            Scope::Everything,
+            &all,
+            &[(TicketSortField::DeadlineAt, Direction::Desc)]
+        ),
+        vec![1, 3, 0, 2]
+    );
+    let page2 = PageSlice {
+        number: 2,
+        size: 3,
+        last: 2,
+    };
+    let rows =
+        f.t.db
+            .in_transaction(None, |uow| {
+                uow.list_tickets(Scope::Everything, &all, &[], page2)
+            })
+            .unwrap();
+    assert_eq!(
+        rows.iter().map(|t| t.id).collect::<Vec<_>>(),
+        vec![f.tickets[3].id]
+    );
 }
 
 #[test]
 fn totals_ignore_the_status_filter() {
     let f = fixture();
-    let filter = TicketFilter { status_in: Some(vec!["closed".into()]), ..Default::default() };
-    let totals = f.t.db.in_transaction(None, |uow| uow.status_totals(Scope::Everything, &filter)).unwrap();
-    assert_eq!((totals.new, totals.in_progress, totals.pending, totals.closed, totals.cancelled), (1, 1, 1, 1, 0));
+    let filter = TicketFilter {
+        status_in: Some(vec!["closed".into()]),
+        ..Default::default()
+    };
+    let totals =
+        f.t.db
+            .in_transaction(None, |uow| uow.status_totals(Scope::Everything, &filter))
+            .unwrap();
+    assert_eq!(
+        (
+            totals.new,
+            totals.in_progress,
+            totals.pending,
+            totals.closed,
+            totals.cancelled
+        ),
+        (1, 1, 1, 1, 0)
+    );
     assert_eq!(totals.all(), 4);
     assert_eq!(totals.matching(&filter), 1);
     // Other filters and the scope do count.
-    let filter = TicketFilter { country: Some("RO".into()), status_in: Some(vec!["new".into()]), ..Default::default() };
-    let totals = f.t.db.in_transaction(None, |uow| uow.status_totals(Scope::ParticipantOf(f.a.id), &filter)).unwrap();
+    let filter = TicketFilter {
+        country: Some("RO".into()),
+        status_in: Some(vec!["new".into()]),
+        ..Default::default()
+    };
+    let totals =
+        f.t.db
+            .in_transaction(None, |uow| {
+                uow.status_totals(Scope::ParticipantOf(f.a.id), &filter)
+            })
+            .unwrap();
     assert_eq!((totals.new, totals.all()), (1, 1));
 }
 
@@ -133,34 +335,73 @@ fn no_duplicates_with_several_responders_and_scope_semantics() {
     let f = fixture();
     let all = TicketFilter::default();
     // b responds to t0 and t2, and also subscribes to t0: still one row each.
-    f.t.db.in_transaction(None, |uow| {
-        add_subscriber(uow, f.tickets[0].id, Some(f.b.id), None).unwrap();
-        add_subscriber(uow, f.tickets[1].id, None, Some("b@x.org")).unwrap();
-        Ok(())
-    })
-    .unwrap();
-    assert_eq!(f.list(Scope::ParticipantOf(f.b.id), &all, &[]), vec![0, 2]);
-    assert_eq!(f.list(Scope::ParticipantOf(f.a.id), &all, &[]), vec![0, 1]);
-    assert_eq!(f.list(Scope::ParticipantOf(f.c.id), &all, &[]), vec![0, 2, 3]);
-    assert_eq!(f.list(Scope::ParticipantOf(f.s.id), &all, &[]), Vec::<usize>::new());
-    assert_eq!(f.list(Scope::Nothing, &all, &[]), Vec::<usize>::new());
-    assert_eq!(f.list(Scope::Everything, &TicketFilter { has_responder: Some(true), ..all.clone() }, &[]), vec![0, 2]);
     f.t.db
         .in_transaction(None, |uow| {
-            assert!(uow.ticket(Scope::ParticipantOf(f.b.id), f.tickets[0].id)?.is_some());
+            add_subscriber(uow, f.tickets[0].id, Some(f.b.id), None).unwrap();
+            add_subscriber(uow, f.tickets[1].id, None, Some("b@x.org")).unwrap();
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(f.list(Scope::ParticipantOf(f.b.id), &all, &[]), vec![0, 2]);
+    assert_eq!(f.list(Scope::ParticipantOf(f.a.id), &all, &[]), vec![0, 1]);
+    assert_eq!(
+        f.list(Scope::ParticipantOf(f.c.id), &all, &[]),
+        vec![0, 2, 3]
+    );
+    assert_eq!(
+        f.list(Scope::ParticipantOf(f.s.id), &all, &[]),
+        Vec::<usize>::new()
+    );
+    assert_eq!(f.list(Scope::Nothing, &all, &[]), Vec::<usize>::new());
+    assert_eq!(
+        f.list(
+            Scope::Everything,
+            &TicketFilter {
+                has_responder: Some(true),
+                ..all.clone()
+            },
+            &[]
+        ),
+        vec![0, 2]
+    );
+    f.t.db
+        .in_transaction(None, |uow| {
+            assert!(uow
+                .ticket(Scope::ParticipantOf(f.b.id), f.tickets[0].id)?
+                .is_some());
             // An e-mail-only subscription grants nothing.
-            assert!(uow.ticket(Scope::ParticipantOf(f.b.id), f.tickets[1].id)?.is_none());
+            assert!(uow
+                .ticket(Scope::ParticipantOf(f.b.id), f.tickets[1].id)?
+                .is_none());
             assert!(uow.ticket(Scope::Nothing, f.tickets[1].id)?.is_none());
             assert!(uow.ticket(Scope::Everything, TicketId(999_999))?.is_none());
-            assert!(uow.ticket_for_update(Scope::Everything, f.tickets[3].id)?.is_some());
-            assert!(uow.ticket_for_update(Scope::ParticipantOf(f.a.id), f.tickets[3].id)?.is_none());
+            assert!(uow
+                .ticket_for_update(Scope::Everything, f.tickets[3].id)?
+                .is_some());
+            assert!(uow
+                .ticket_for_update(Scope::ParticipantOf(f.a.id), f.tickets[3].id)?
+                .is_none());
             assert_eq!(
                 uow.relation(f.tickets[0].id, f.b.id)?,
-                TicketRelation { requester: false, responder: true, subscriber: true }
+                TicketRelation {
+                    requester: false,
+                    responder: true,
+                    subscriber: true
+                }
             );
-            assert_eq!(uow.relation(f.tickets[0].id, f.a.id)?, TicketRelation { requester: true, ..Default::default() });
-            assert_eq!(uow.relation(f.tickets[1].id, f.b.id)?, TicketRelation::default());
-            let totals = uow.status_totals(Scope::ParticipantOf(f.b.id), &TicketFilter::default())?;
+            assert_eq!(
+                uow.relation(f.tickets[0].id, f.a.id)?,
+                TicketRelation {
+                    requester: true,
+                    ..Default::default()
+                }
+            );
+            assert_eq!(
+                uow.relation(f.tickets[1].id, f.b.id)?,
+                TicketRelation::default()
+            );
+            let totals =
+                uow.status_totals(Scope::ParticipantOf(f.b.id), &TicketFilter::default())?;
             assert_eq!(totals.all(), 2);
             Ok(())
         })
@@ -186,10 +427,20 @@ fn search_ranks_best_first_then_sorts() {
         let body = ticket(uow, a.id, &body, 3).id;
         let body2 = ticket(uow, a.id, &body2, 4).id;
         ticket(uow, a.id, &other, 5);
-        let filter = TicketFilter { search: Some("Zorrilla".into()), ..Default::default() };
-        let found = uow.list_tickets(Scope::Everything, &filter, &[], PAGE).unwrap();
+        let filter = TicketFilter {
+            search: Some("Zorrilla".into()),
+            ..Default::default()
+        };
+        let found = uow
+            .list_tickets(Scope::Everything, &filter, &[], PAGE)
+            .unwrap();
         let by_deadline = uow
-            .list_tickets(Scope::Everything, &filter, &[(TicketSortField::DeadlineAt, Direction::Asc)], PAGE)
+            .list_tickets(
+                Scope::Everything,
+                &filter,
+                &[(TicketSortField::DeadlineAt, Direction::Asc)],
+                PAGE,
+            )
             .unwrap();
         let totals = uow.status_totals(Scope::Everything, &filter).unwrap();
         assert_eq!(totals.all(), 4);
@@ -199,7 +450,10 @@ fn search_ranks_best_first_then_sorts() {
             (ids(by_deadline), vec![name, body2, body, weak]),
         )
     });
-    assert_eq!(ids.0, ids.1, "A weight before B before C; equal ranks by id");
+    assert_eq!(
+        ids.0, ids.1,
+        "A weight before B before C; equal ranks by id"
+    );
     assert_eq!(sorted.0, sorted.1, "the sort applies after the rank");
 }
 
@@ -226,7 +480,10 @@ fn activity_bumps_updated_at_and_keeps_microseconds() {
         (tk.id, comment)
     });
     assert_eq!(comment.body, "hello");
-    let stored = t.db.in_transaction(None, |uow| uow.ticket(Scope::Everything, tid)).unwrap().unwrap();
+    let stored =
+        t.db.in_transaction(None, |uow| uow.ticket(Scope::Everything, tid))
+            .unwrap()
+            .unwrap();
     assert_eq!(stored.updated_at, micro);
     assert_eq!(stored.created_at, at(0));
 }
@@ -258,13 +515,19 @@ fn insert_and_update_tickets_write_every_column() {
         c.deadline_at = Some(at(99));
         let tk = uow.insert_ticket(a.id, &c, at(1)).unwrap();
         assert_eq!(tk.content(), c);
-        assert_eq!((tk.requester_id, tk.created_at, tk.updated_at), (a.id, at(1), at(1)));
+        assert_eq!(
+            (tk.requester_id, tk.created_at, tk.updated_at),
+            (a.id, at(1), at(1))
+        );
         let mut c2 = content("new bg");
         c2.status = TicketStatus::Cancelled;
         let updated = uow.update_ticket(tk.id, &c2, at(7)).unwrap();
         assert_eq!(updated.content(), c2);
         assert_eq!((updated.created_at, updated.updated_at), (at(1), at(7)));
-        assert!(matches!(uow.update_ticket(TicketId(424242), &c2, at(7)), Err(DomainError::NotFound)));
+        assert!(matches!(
+            uow.update_ticket(TicketId(424242), &c2, at(7)),
+            Err(DomainError::NotFound)
+        ));
     });
 }
 
@@ -277,8 +540,14 @@ fn profile_name_filter_is_unicode_case_insensitive() {
         profile(uow, "p@x.org", "Per_cent", "100%", false, true);
         let inactive = profile(uow, "i@x.org", "Mihai", "Inactive", false, false);
         diesel::RunQueryDsl::execute(
-            diesel::update(diesel::QueryDsl::find(desk_persistence::schema::profiles::table, inactive.id.0))
-                .set(diesel::ExpressionMethods::eq(desk_persistence::schema::profiles::is_active, false)),
+            diesel::update(diesel::QueryDsl::find(
+                desk_persistence::schema::profiles::table,
+                inactive.id.0,
+            ))
+            .set(diesel::ExpressionMethods::eq(
+                desk_persistence::schema::profiles::is_active,
+                false,
+            )),
             uow.connection(),
         )
         .unwrap();
@@ -288,25 +557,58 @@ fn profile_name_filter_is_unicode_case_insensitive() {
             let n = uow.count_profiles(scope, &filter)?;
             let rows = uow.list_profiles(scope, &filter, PAGE)?;
             assert_eq!(n as usize, rows.len());
-            Ok(rows.into_iter().map(|v| v.profile.last_name).collect::<Vec<_>>())
+            Ok(rows
+                .into_iter()
+                .map(|v| v.profile.last_name)
+                .collect::<Vec<_>>())
         })
         .unwrap()
     };
-    let name = |s: &str| ProfileFilter { name: Some(s.into()), ..Default::default() };
+    let name = |s: &str| ProfileFilter {
+        name: Some(s.into()),
+        ..Default::default()
+    };
     assert_eq!(names(name("тан"), ProfileScope::Active), vec!["Петров"]);
-    assert_eq!(names(name("СТАНИСЛАВ П"), ProfileScope::Active), vec!["Петров"]);
+    assert_eq!(
+        names(name("СТАНИСЛАВ П"), ProfileScope::Active),
+        vec!["Петров"]
+    );
     assert_eq!(names(name("ușc"), ProfileScope::Active), vec!["Sușcov"]);
     assert_eq!(names(name("UȘC"), ProfileScope::Active), vec!["Sușcov"]);
-    assert_eq!(names(name("usc"), ProfileScope::Active), Vec::<String>::new());
-    assert_eq!(names(name("mihai"), ProfileScope::Active), vec!["Sușcov"], "inactive profiles are out of scope");
-    assert_eq!(names(name("_"), ProfileScope::Active), vec!["100%"], "no LIKE wildcards");
+    assert_eq!(
+        names(name("usc"), ProfileScope::Active),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        names(name("mihai"), ProfileScope::Active),
+        vec!["Sușcov"],
+        "inactive profiles are out of scope"
+    );
+    assert_eq!(
+        names(name("_"), ProfileScope::Active),
+        vec!["100%"],
+        "no LIKE wildcards"
+    );
     assert_eq!(names(name("%"), ProfileScope::Active), vec!["100%"]);
-    let staff = ProfileFilter { is_staff: Some(true), ..Default::default() };
+    let staff = ProfileFilter {
+        is_staff: Some(true),
+        ..Default::default()
+    };
     assert_eq!(names(staff, ProfileScope::Active), vec!["Sușcov"]);
-    let su = ProfileFilter { is_superuser: Some(false), ..Default::default() };
+    let su = ProfileFilter {
+        is_superuser: Some(false),
+        ..Default::default()
+    };
     assert_eq!(names(su, ProfileScope::Active), vec!["Петров", "Sușcov"]);
-    let own = t.db.in_transaction(None, |uow| Ok(uow.profiles_by_email("M@X.org")?[0].id)).unwrap();
-    assert_eq!(names(ProfileFilter::default(), ProfileScope::Only(own)), vec!["Sușcov"]);
+    let own =
+        t.db.in_transaction(None, |uow| {
+            Ok(uow.unlinked_profiles_by_email("M@X.org")?[0].id)
+        })
+        .unwrap();
+    assert_eq!(
+        names(ProfileFilter::default(), ProfileScope::Only(own)),
+        vec!["Sușcov"]
+    );
 }
 
 #[test]
@@ -317,13 +619,33 @@ fn tickets_count_and_links() {
             add_subscriber(uow, f.tickets[3].id, Some(f.b.id), None).unwrap();
             add_subscriber(uow, f.tickets[3].id, None, Some("ext@x.org")).unwrap();
             let views = uow.profile_views(&[f.a.id, f.b.id, f.c.id, f.s.id, ProfileId(999)])?;
-            let count = |p: &Profile| views.iter().find(|v| v.profile.id == p.id).unwrap().tickets_count;
+            let count = |p: &Profile| {
+                views
+                    .iter()
+                    .find(|v| v.profile.id == p.id)
+                    .unwrap()
+                    .tickets_count
+            };
             assert_eq!(views.len(), 4);
-            assert_eq!((count(&f.a), count(&f.b), count(&f.c), count(&f.s)), (2, 3, 3, 4));
-            let listed = uow.list_profiles(ProfileScope::Active, &ProfileFilter::default(), PAGE)?;
-            assert_eq!(listed.iter().map(|v| v.tickets_count).collect::<Vec<_>>(), vec![2, 3, 3, 4]);
+            assert_eq!(
+                (count(&f.a), count(&f.b), count(&f.c), count(&f.s)),
+                (2, 3, 3, 4)
+            );
+            let listed =
+                uow.list_profiles(ProfileScope::Active, &ProfileFilter::default(), PAGE)?;
+            assert_eq!(
+                listed.iter().map(|v| v.tickets_count).collect::<Vec<_>>(),
+                vec![2, 3, 3, 4]
+            );
             let links = uow.ticket_links(&[f.tickets[0].id, f.tickets[3].id])?;
-            assert_eq!(links.responders.iter().map(|r| r.user_id).collect::<Vec<_>>(), vec![f.b.id, f.c.id]);
+            assert_eq!(
+                links
+                    .responders
+                    .iter()
+                    .map(|r| r.user_id)
+                    .collect::<Vec<_>>(),
+                vec![f.b.id, f.c.id]
+            );
             assert_eq!(links.subscribers.len(), 2);
             assert_eq!(links.subscribers[1].email.as_deref(), Some("ext@x.org"));
             assert_eq!(uow.ticket_links(&[])?, TicketLinks::default());
@@ -346,11 +668,25 @@ fn identities_and_profile_details() {
         let p = uow.insert_profile(&details)?;
         assert!(p.is_active);
         uow.link_identity(p.id, "https://idp", "sub-1")?;
-        assert_eq!(uow.profile_by_identity("https://idp", "sub-1")?.map(|x| x.id), Some(p.id));
+        assert_eq!(
+            uow.profile_by_identity("https://idp", "sub-1")?
+                .map(|x| x.id),
+            Some(p.id)
+        );
         assert_eq!(uow.profile_by_identity("https://idp", "sub-2")?, None);
-        assert_eq!(uow.profiles_by_email("mixed@case.ORG")?.len(), 1);
-        assert!(uow.profiles_by_email("")?.is_empty());
-        let changed = uow.update_profile_details(p.id, &ProfileDetails { is_staff: true, first_name: "New".into(), ..details })?;
+        // Claimed by an identity now: no longer offered for e-mail linking, but in use.
+        assert!(uow.unlinked_profiles_by_email("mixed@case.ORG")?.is_empty());
+        assert!(uow.email_in_use("mixed@case.ORG")?);
+        assert!(!uow.email_in_use("")?);
+        assert!(uow.unlinked_profiles_by_email("")?.is_empty());
+        let changed = uow.update_profile_details(
+            p.id,
+            &ProfileDetails {
+                is_staff: true,
+                first_name: "New".into(),
+                ..details
+            },
+        )?;
         assert!(changed.is_staff);
         assert_eq!(changed.first_name, "New");
         uow.set_bio(p.id, Some("hello"))?;
@@ -379,11 +715,20 @@ fn unique_indexes_reject_duplicates() {
     let fails = |f: &dyn Fn(&mut desk_persistence::PgUnitOfWork<'_>) -> Result<(), DomainError>| {
         matches!(t.db.in_transaction(None, f), Err(DomainError::Storage(_)))
     };
-    assert!(fails(&|uow| add_subscriber(uow, tid, Some(a.id), None).map(drop).map_err(|e| DomainError::Storage(e.to_string()))));
-    assert!(fails(&|uow| add_subscriber(uow, tid, None, Some("ext@x.ORG"))
+    assert!(fails(&|uow| add_subscriber(uow, tid, Some(a.id), None)
         .map(drop)
         .map_err(|e| DomainError::Storage(e.to_string()))));
-    assert!(fails(&|uow| add_subscriber(uow, tid, None, None).map(drop).map_err(|e| DomainError::Storage(e.to_string()))));
+    assert!(fails(&|uow| add_subscriber(
+        uow,
+        tid,
+        None,
+        Some("ext@x.ORG")
+    )
+    .map(drop)
+    .map_err(|e| DomainError::Storage(e.to_string()))));
+    assert!(fails(&|uow| add_subscriber(uow, tid, None, None)
+        .map(drop)
+        .map_err(|e| DomainError::Storage(e.to_string()))));
     assert!(fails(&|uow| {
         uow.insert_profile(&ProfileDetails {
             email: "A@X.ORG".into(),
@@ -409,11 +754,12 @@ fn rollback_on_err_leaves_nothing() {
         Err(DomainError::Forbidden)
     });
     assert!(matches!(result, Err(DomainError::Forbidden)));
-    let counts = t
-        .db
-        .in_transaction(None, |uow| {
+    let counts =
+        t.db.in_transaction(None, |uow| {
             let profiles = uow.count_profiles(ProfileScope::Active, &ProfileFilter::default())?;
-            let tickets = uow.status_totals(Scope::Everything, &TicketFilter::default())?.all();
+            let tickets = uow
+                .status_totals(Scope::Everything, &TicketFilter::default())?
+                .all();
             Ok((profiles, tickets))
         })
         .unwrap();
@@ -430,9 +776,8 @@ fn actor_setting_and_read_only() {
         value: String,
     }
     let t = TestDb::new();
-    let value = t
-        .db
-        .in_transaction(Some(ProfileId(42)), |uow| {
+    let value =
+        t.db.in_transaction(Some(ProfileId(42)), |uow| {
             diesel::sql_query("SELECT current_setting('desk.actor_id') AS value")
                 .get_result::<Setting>(uow.connection())
                 .map_err(|e| DomainError::Storage(e.to_string()))
@@ -458,7 +803,9 @@ fn actor_setting_and_read_only() {
 #[test]
 fn connect_fails_fast_without_leaking_the_password() {
     let started = std::time::Instant::now();
-    let err = desk_persistence::Database::connect("postgres://someone:s3cr3tpw@127.0.0.1:1/nope", 2).unwrap_err();
+    let err =
+        desk_persistence::Database::connect("postgres://someone:s3cr3tpw@127.0.0.1:1/nope", 2)
+            .unwrap_err();
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
     let message = err.to_string();
     assert!(!message.contains("s3cr3tpw"), "{message}");

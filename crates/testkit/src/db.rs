@@ -4,14 +4,15 @@
 //! dropped (`WITH (FORCE)`) when the [`TestDb`] goes out of scope.
 
 use desk_persistence::{Database, MIGRATIONS};
+use diesel::migration::MigrationSource;
 use diesel::prelude::*;
 use diesel::sql_query;
-use diesel::migration::MigrationSource;
 use std::sync::OnceLock;
 
 /// The administrative connection URL: `DATABASE_URL`, else the local server.
 pub fn admin_url() -> String {
-    std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
 }
 
 /// `url` with its database name replaced.
@@ -22,15 +23,17 @@ pub fn with_database(url: &str, name: &str) -> String {
 }
 
 fn admin() -> PgConnection {
-    PgConnection::establish(&admin_url())
-        .unwrap_or_else(|e| panic!("tests need PostgreSQL: cannot connect to DATABASE_URL or 127.0.0.1:5432 ({e})"))
+    PgConnection::establish(&admin_url()).unwrap_or_else(|e| {
+        panic!("tests need PostgreSQL: cannot connect to DATABASE_URL or 127.0.0.1:5432 ({e})")
+    })
 }
 
 /// The template's name changes whenever the migrations change.
 fn template_name() -> &'static str {
     static NAME: OnceLock<String> = OnceLock::new();
     NAME.get_or_init(|| {
-        let migrations = MigrationSource::<diesel::pg::Pg>::migrations(&MIGRATIONS).expect("embedded migrations");
+        let migrations = MigrationSource::<diesel::pg::Pg>::migrations(&MIGRATIONS)
+            .expect("embedded migrations");
         let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
         for m in migrations {
             for b in m.name().to_string().bytes() {
@@ -47,27 +50,40 @@ fn ensure_template() -> &'static str {
     READY.get_or_init(|| {
         let mut conn = admin();
         // One builder at a time across processes.
-        sql_query("SELECT pg_advisory_lock(775533)").execute(&mut conn).expect("advisory lock");
+        sql_query("SELECT pg_advisory_lock(775533)")
+            .execute(&mut conn)
+            .expect("advisory lock");
         #[derive(QueryableByName)]
         struct Exists {
             #[diesel(sql_type = diesel::sql_types::Bool)]
             exists: bool,
         }
-        let exists = sql_query(format!("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = '{name}') AS exists"))
-            .get_result::<Exists>(&mut conn)
-            .expect("query pg_database")
-            .exists;
+        let exists = sql_query(format!(
+            "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = '{name}') AS exists"
+        ))
+        .get_result::<Exists>(&mut conn)
+        .expect("query pg_database")
+        .exists;
         if !exists {
             let building = format!("{name}_building");
-            sql_query(format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)")).execute(&mut conn).expect("drop");
-            sql_query(format!("CREATE DATABASE {building}")).execute(&mut conn).expect("create template");
+            sql_query(format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)"))
+                .execute(&mut conn)
+                .expect("drop");
+            sql_query(format!("CREATE DATABASE {building}"))
+                .execute(&mut conn)
+                .expect("create template");
             {
-                let db = Database::connect(&with_database(&admin_url(), &building), 1).expect("connect to template");
+                let db = Database::connect(&with_database(&admin_url(), &building), 1)
+                    .expect("connect to template");
                 db.migrate().expect("migrate template");
             }
-            sql_query(format!("ALTER DATABASE {building} RENAME TO {name}")).execute(&mut conn).expect("rename template");
+            sql_query(format!("ALTER DATABASE {building} RENAME TO {name}"))
+                .execute(&mut conn)
+                .expect("rename template");
         }
-        sql_query("SELECT pg_advisory_unlock(775533)").execute(&mut conn).expect("advisory unlock");
+        sql_query("SELECT pg_advisory_unlock(775533)")
+            .execute(&mut conn)
+            .expect("advisory unlock");
     });
     name
 }
@@ -102,7 +118,11 @@ impl Default for TestDb {
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let Ok(mut conn) = PgConnection::establish(&admin_url()) {
-            let _ = sql_query(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).execute(&mut conn);
+            let _ = sql_query(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .execute(&mut conn);
         }
     }
 }

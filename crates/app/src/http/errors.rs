@@ -18,12 +18,18 @@ pub enum ApiError {
     NotFound,
     /// 404 after a successful lookup (ownership checks); carries `source.pointer` `/data`.
     InvalidPage,
-    MethodNotAllowed { method: String, allow: &'static str },
+    MethodNotAllowed {
+        method: String,
+        allow: &'static str,
+    },
     NotAcceptable,
     UnsupportedMediaType(String),
     PayloadTooLarge(usize),
     /// 400 with a pointer and code, e.g. a body without `data`.
-    BadRequest { detail: String, code: &'static str },
+    BadRequest {
+        detail: String,
+        code: &'static str,
+    },
     Conflict(String),
     Invalid(Vec<FieldError>),
     TicketNotFound,
@@ -85,9 +91,19 @@ impl ApiError {
                 "permission_denied",
                 Some("/data"),
             )],
-            ApiError::Refused(message) => vec![error_object(message, status, "permission_denied", Some("/data"))],
+            ApiError::Refused(message) => vec![error_object(
+                message,
+                status,
+                "permission_denied",
+                Some("/data"),
+            )],
             ApiError::NotFound => vec![error_object("Not found.", status, "not_found", None)],
-            ApiError::InvalidPage => vec![error_object("Invalid page.", status, "not_found", Some("/data"))],
+            ApiError::InvalidPage => vec![error_object(
+                "Invalid page.",
+                status,
+                "not_found",
+                Some("/data"),
+            )],
             ApiError::MethodNotAllowed { method, .. } => vec![error_object(
                 &format!("Method \"{method}\" not allowed."),
                 status,
@@ -95,7 +111,12 @@ impl ApiError {
                 Some("/data"),
             )],
             ApiError::NotAcceptable => {
-                vec![error_object("Could not satisfy the request Accept header.", status, "not_acceptable", Some("/data"))]
+                vec![error_object(
+                    "Could not satisfy the request Accept header.",
+                    status,
+                    "not_acceptable",
+                    Some("/data"),
+                )]
             }
             ApiError::UnsupportedMediaType(media) => vec![error_object(
                 &format!("Unsupported media type \"{media}\" in request."),
@@ -109,14 +130,20 @@ impl ApiError {
                 "payload_too_large",
                 Some("/data"),
             )],
-            ApiError::BadRequest { detail, code } => vec![error_object(detail, status, code, Some("/data"))],
-            ApiError::Conflict(detail) => vec![error_object(detail, status, "error", Some("/data"))],
+            ApiError::BadRequest { detail, code } => {
+                vec![error_object(detail, status, code, Some("/data"))]
+            }
+            ApiError::Conflict(detail) => {
+                vec![error_object(detail, status, "error", Some("/data"))]
+            }
             ApiError::Invalid(errors) => errors
                 .iter()
                 .map(|e| error_object(&e.detail, status, e.code, Some(&e.pointer)))
                 .collect(),
             ApiError::TicketNotFound => {
-                vec![json!({"detail": "Ticket not found.", "source": {"pointer": "/data/attributes/ticket"}})]
+                vec![
+                    json!({"detail": "Ticket not found.", "source": {"pointer": "/data/attributes/ticket"}}),
+                ]
             }
             ApiError::Unavailable => vec![error_object(
                 "The service is temporarily unavailable. Please try again.",
@@ -124,7 +151,12 @@ impl ApiError {
                 "unavailable",
                 None,
             )],
-            ApiError::Internal => vec![error_object("A server error occurred.", status, "error", None)],
+            ApiError::Internal => vec![error_object(
+                "A server error occurred.",
+                status,
+                "error",
+                None,
+            )],
         };
         json!({ "errors": errors })
     }
@@ -156,7 +188,8 @@ impl ResponseError for ApiError {
                 response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
             }
             ApiError::InvalidToken => {
-                response.insert_header((header::WWW_AUTHENTICATE, "Bearer error=\"invalid_token\""));
+                response
+                    .insert_header((header::WWW_AUTHENTICATE, "Bearer error=\"invalid_token\""));
             }
             ApiError::MethodNotAllowed { allow, .. } => {
                 response.insert_header((header::ALLOW, *allow));

@@ -13,9 +13,9 @@ use actix_web::dev::Payload;
 use actix_web::http::{header, Method};
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use desk_auth::BearerVerifier;
+use desk_domain::error::DomainResult;
 use desk_domain::ports::{Clock, IdentityClaims};
 use desk_domain::usecases::identity::sign_in;
-use desk_domain::error::DomainResult;
 use desk_domain::Actor;
 use desk_persistence::{Database, PgUnitOfWork};
 use errors::{ApiError, ApiResult, JSONAPI};
@@ -54,11 +54,16 @@ impl FromRequest for Caller {
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .map(|t| t.trim().to_string());
         Box::pin(async move {
             let state = state.ok_or(ApiError::Internal)?;
-            let token = token.filter(|t| !t.is_empty()).ok_or(ApiError::Unauthenticated)?;
+            let token = token
+                .filter(|t| !t.is_empty())
+                .ok_or(ApiError::Unauthenticated)?;
             match state.verifier.verify(&token).await {
                 Ok(claims) => Ok(Caller { claims }),
                 Err(error) if error.is_unavailable() => {
@@ -101,17 +106,24 @@ impl AppState {
 
 /// A JSON:API success response.
 pub fn document(status: actix_web::http::StatusCode, body: serde_json::Value) -> HttpResponse {
-    HttpResponse::build(status).insert_header((header::CONTENT_TYPE, JSONAPI)).body(body.to_string())
+    HttpResponse::build(status)
+        .insert_header((header::CONTENT_TYPE, JSONAPI))
+        .body(body.to_string())
 }
 
 /// The answer for a method a route does not have. Authentication comes first (contract
 /// §2.1): the `Caller` argument makes anonymous callers get 401 instead.
-pub fn method_not_allowed(allow: &'static str) -> impl Fn(HttpRequest, Caller) -> std::future::Ready<ApiResult<HttpResponse>> + Clone {
+pub fn method_not_allowed(
+    allow: &'static str,
+) -> impl Fn(HttpRequest, Caller) -> std::future::Ready<ApiResult<HttpResponse>> + Clone {
     move |req: HttpRequest, _caller: Caller| {
         if req.method() == Method::OPTIONS {
             return std::future::ready(Ok(options_document(allow)));
         }
-        std::future::ready(Err(ApiError::MethodNotAllowed { method: req.method().to_string(), allow }))
+        std::future::ready(Err(ApiError::MethodNotAllowed {
+            method: req.method().to_string(),
+            allow,
+        }))
     }
 }
 
@@ -152,7 +164,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::head().to(profiles::retrieve))
             .route(web::put().to(profiles::update))
             .route(web::patch().to(profiles::update))
-            .default_service(web::to(method_not_allowed("GET, PUT, PATCH, HEAD, OPTIONS"))),
+            .default_service(web::to(method_not_allowed(
+                "GET, PUT, PATCH, HEAD, OPTIONS",
+            ))),
     )
     .service(
         web::resource("/api/v3/tickets")
@@ -167,7 +181,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::head().to(tickets::retrieve))
             .route(web::put().to(tickets::update))
             .route(web::patch().to(tickets::update))
-            .default_service(web::to(method_not_allowed("GET, PUT, PATCH, HEAD, OPTIONS"))),
+            .default_service(web::to(method_not_allowed(
+                "GET, PUT, PATCH, HEAD, OPTIONS",
+            ))),
     )
     .route("/healthz", web::get().to(ops::healthz))
     .route("/readyz", web::get().to(ops::readyz))

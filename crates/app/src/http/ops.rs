@@ -7,18 +7,26 @@ use utoipa::OpenApi;
 /// The process is alive.
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200)))]
 pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().content_type("text/plain; charset=utf-8").body("ok\n")
+    HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .body("ok\n")
 }
 
 /// The database answers and its schema is current. No details (they would help an attacker).
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200), (status = 503)))]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let db = state.db.clone();
-    let ready = web::block(move || db.ping() && db.migrations_current().unwrap_or(false)).await.unwrap_or(false);
+    let ready = web::block(move || db.ping() && db.migrations_current().unwrap_or(false))
+        .await
+        .unwrap_or(false);
     if ready {
-        HttpResponse::Ok().content_type("text/plain; charset=utf-8").body("ready\n")
+        HttpResponse::Ok()
+            .content_type("text/plain; charset=utf-8")
+            .body("ready\n")
     } else {
-        HttpResponse::ServiceUnavailable().content_type("text/plain; charset=utf-8").body("not ready\n")
+        HttpResponse::ServiceUnavailable()
+            .content_type("text/plain; charset=utf-8")
+            .body("not ready\n")
     }
 }
 
@@ -27,7 +35,9 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let pool = state.db.pool_state();
     state.metrics.set_pool(pool.connections, pool.idle);
-    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render())
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(state.metrics.render())
 }
 
 #[derive(OpenApi)]
@@ -50,7 +60,12 @@ impl utoipa::Modify for BearerScheme {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
         );
     }
 }
@@ -58,5 +73,7 @@ impl utoipa::Modify for BearerScheme {
 /// This document: OpenAPI 3.1, generated from the handlers' annotations.
 #[utoipa::path(get, path = "/api/v3/openapi.json", tag = "operations", responses((status = 200)))]
 pub async fn openapi() -> HttpResponse {
-    HttpResponse::Ok().content_type("application/json").body(ApiDoc::openapi().to_json().unwrap_or_default())
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(ApiDoc::openapi().to_json().unwrap_or_default())
 }

@@ -14,7 +14,10 @@ use serde_json::{json, Value};
 fn profile_document(state: &AppState, actor: &Actor, view: &ProfileView) -> Value {
     let mut body = json!({"data": profile_resource(actor, view)});
     if view.profile.id == actor.id {
-        body["meta"] = me_meta(&state.settings.member_centers, &state.settings.expense_scopes);
+        body["meta"] = me_meta(
+            &state.settings.member_centers,
+            &state.settings.expense_scopes,
+        );
     }
     body
 }
@@ -22,10 +25,19 @@ fn profile_document(state: &AppState, actor: &Actor, view: &ProfileView) -> Valu
 /// The caller's profile (e-mail included) with the configured member centres and expense scopes.
 #[utoipa::path(get, path = "/api/v3/me", tag = "profiles",
     responses((status = 200), (status = 401), (status = 403, description = "inactive profile")), security(("bearer" = [])))]
-pub async fn me(req: HttpRequest, caller: Caller, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+pub async fn me(
+    req: HttpRequest,
+    caller: Caller,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
     check_accept(&req)?;
-    let (actor, view) = state.run(&caller, |uow, actor| usecase::me(uow, actor)).await?;
-    Ok(document(StatusCode::OK, profile_document(&state, &actor, &view)))
+    let (actor, view) = state
+        .run(&caller, |uow, actor| usecase::me(uow, actor))
+        .await?;
+    Ok(document(
+        StatusCode::OK,
+        profile_document(&state, &actor, &view),
+    ))
 }
 
 /// Profiles: superusers see every active profile (with filters), others only themselves.
@@ -33,23 +45,47 @@ pub async fn me(req: HttpRequest, caller: Caller, state: web::Data<AppState>) ->
     params(("filter[name]" = Option<String>, Query), ("filter[is_staff]" = Option<bool>, Query),
            ("filter[is_superuser]" = Option<bool>, Query), ("page[number]" = Option<String>, Query), ("page[size]" = Option<i32>, Query)),
     responses((status = 200), (status = 401), (status = 404, description = "invalid page")), security(("bearer" = [])))]
-pub async fn list(req: HttpRequest, caller: Caller, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+pub async fn list(
+    req: HttpRequest,
+    caller: Caller,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
     check_accept(&req)?;
     let params = query_params(&req)?;
     let query = params.clone();
-    let (actor, listing) = state.run(&caller, move |uow, actor| usecase::list_profiles(uow, actor, &query)).await?;
-    let data: Vec<Value> = listing.profiles.iter().map(|v| profile_resource(&actor, v)).collect();
+    let (actor, listing) = state
+        .run(&caller, move |uow, actor| {
+            usecase::list_profiles(uow, actor, &query)
+        })
+        .await?;
+    let data: Vec<Value> = listing
+        .profiles
+        .iter()
+        .map(|v| profile_resource(&actor, v))
+        .collect();
     let body = json!({"links": pagination_links(&req, &params, &listing.page), "data": data});
     Ok(document(StatusCode::OK, body))
 }
 
 #[utoipa::path(get, path = "/api/v3/profiles/{id}", tag = "profiles", params(("id" = String, Path)),
     responses((status = 200), (status = 401), (status = 404)), security(("bearer" = [])))]
-pub async fn retrieve(req: HttpRequest, caller: Caller, state: web::Data<AppState>, id: web::Path<String>) -> ApiResult<HttpResponse> {
+pub async fn retrieve(
+    req: HttpRequest,
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     check_accept(&req)?;
     let id = ProfileId(path_id(&id)?);
-    let (actor, view) = state.run(&caller, move |uow, actor| usecase::get_profile(uow, actor, id)).await?;
-    Ok(document(StatusCode::OK, profile_document(&state, &actor, &view)))
+    let (actor, view) = state
+        .run(&caller, move |uow, actor| {
+            usecase::get_profile(uow, actor, id)
+        })
+        .await?;
+    Ok(document(
+        StatusCode::OK,
+        profile_document(&state, &actor, &view),
+    ))
 }
 
 /// Update the bio (the only writable attribute).
@@ -66,9 +102,22 @@ pub async fn update(
     check_accept(&req)?;
     let raw_id = id.into_inner();
     let id = ProfileId(path_id(&raw_id)?);
-    let input = read_document(&req, payload, Expect::Update { kind: "profiles", url_id: &raw_id }).await?;
+    let input = read_document(
+        &req,
+        payload,
+        Expect::Update {
+            kind: "profiles",
+            url_id: &raw_id,
+        },
+    )
+    .await?;
     let (actor, view) = state
-        .run(&caller, move |uow, actor| usecase::update_profile(uow, actor, id, &input.attributes))
+        .run(&caller, move |uow, actor| {
+            usecase::update_profile(uow, actor, id, &input.attributes)
+        })
         .await?;
-    Ok(document(StatusCode::OK, profile_document(&state, &actor, &view)))
+    Ok(document(
+        StatusCode::OK,
+        profile_document(&state, &actor, &view),
+    ))
 }

@@ -74,7 +74,10 @@ pub fn ticket_resource(viewer: &Actor, ticket: &Ticket, graph: &TicketGraph) -> 
     let responders: Vec<&Responder> = graph.responders_of(ticket.id).collect();
     let subscribers: Vec<&Subscriber> = graph.subscribers_of(ticket.id).collect();
     let responder_users: BTreeSet<i32> = responders.iter().map(|r| r.user_id.0).collect();
-    let subscriber_users: BTreeSet<i32> = subscribers.iter().filter_map(|s| s.user_id.map(|u| u.0)).collect();
+    let subscriber_users: BTreeSet<i32> = subscribers
+        .iter()
+        .filter_map(|s| s.user_id.map(|u| u.0))
+        .collect();
     json!({
         "type": "tickets",
         "id": ticket.id.to_string(),
@@ -160,7 +163,9 @@ pub fn includes(params: &Params, supported: &[&str]) -> ApiResult<BTreeSet<Strin
         for path in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             if !supported.contains(&path) {
                 return Err(ApiError::BadRequest {
-                    detail: format!("This endpoint does not support the include parameter for path {path}"),
+                    detail: format!(
+                        "This endpoint does not support the include parameter for path {path}"
+                    ),
                     code: "invalid",
                 });
             }
@@ -175,7 +180,12 @@ pub fn ticket_includes(params: &Params) -> ApiResult<BTreeSet<String>> {
 }
 
 /// The `included` member of a ticket document: de-duplicated by type and id, in a stable order.
-pub fn ticket_included(viewer: &Actor, tickets: &[Ticket], graph: &TicketGraph, paths: &BTreeSet<String>) -> Vec<Value> {
+pub fn ticket_included(
+    viewer: &Actor,
+    tickets: &[Ticket],
+    graph: &TicketGraph,
+    paths: &BTreeSet<String>,
+) -> Vec<Value> {
     let has = |p: &str| paths.contains(p);
     let mut seen = BTreeSet::new();
     let mut included = Vec::new();
@@ -205,7 +215,10 @@ pub fn ticket_included(viewer: &Actor, tickets: &[Ticket], graph: &TicketGraph, 
             if has("subscribers") || has("subscribers.user") || has("subscribers.ticket") {
                 push("subscribers", s.id.0, subscriber_resource(s));
             }
-            if let Some(user) = s.user_id.filter(|_| has("subscribers.user") || has("subscriber-users")) {
+            if let Some(user) = s
+                .user_id
+                .filter(|_| has("subscribers.user") || has("subscriber-users"))
+            {
                 if let Some(p) = profile(user) {
                     push("profiles", user.0, p);
                 }
@@ -277,7 +290,10 @@ pub fn pagination_links(req: &HttpRequest, params: &Params, page: &PageSlice) ->
     let link = |number: i64| {
         let mut p = params.clone();
         p.insert("page[number]".into(), number.to_string());
-        let query: Vec<String> = p.iter().map(|(k, v)| format!("{}={}", link_component(k), link_component(v))).collect();
+        let query: Vec<String> = p
+            .iter()
+            .map(|(k, v)| format!("{}={}", link_component(k), link_component(v)))
+            .collect();
         Value::String(format!("{base}?{}", query.join("&")))
     };
     json!({

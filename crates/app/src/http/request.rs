@@ -39,13 +39,18 @@ fn decode_component(raw: &str) -> ApiResult<String> {
     percent_decode(spaced.as_bytes())
         .decode_utf8()
         .map(|s| s.into_owned())
-        .map_err(|_| ApiError::BadRequest { detail: "The query string is not valid UTF-8.".into(), code: "parse_error" })
+        .map_err(|_| ApiError::BadRequest {
+            detail: "The query string is not valid UTF-8.".into(),
+            code: "parse_error",
+        })
 }
 
 /// 406 unless `Accept` is absent or admits `application/vnd.api+json` (`*/*` and
 /// `application/*` included).
 pub fn check_accept(req: &HttpRequest) -> ApiResult<()> {
-    let Some(accept) = req.headers().get(header::ACCEPT) else { return Ok(()) };
+    let Some(accept) = req.headers().get(header::ACCEPT) else {
+        return Ok(());
+    };
     let accept = accept.to_str().unwrap_or("");
     if accept.trim().is_empty() {
         return Ok(());
@@ -71,7 +76,13 @@ fn media_type(req: &HttpRequest) -> String {
     req.headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
         .unwrap_or_default()
 }
 
@@ -108,14 +119,25 @@ pub enum Expect<'a> {
 }
 
 fn bad(detail: &str) -> ApiError {
-    ApiError::BadRequest { detail: detail.to_string(), code: "parse_error" }
+    ApiError::BadRequest {
+        detail: detail.to_string(),
+        code: "parse_error",
+    }
 }
 
 /// Validates media type, JSON syntax, and the JSON:API envelope (type and id rules).
-pub async fn read_document(req: &HttpRequest, payload: web::Payload, expect: Expect<'_>) -> ApiResult<ResourceInput> {
+pub async fn read_document(
+    req: &HttpRequest,
+    payload: web::Payload,
+    expect: Expect<'_>,
+) -> ApiResult<ResourceInput> {
     let media = media_type(req);
     if media != JSONAPI {
-        let shown = if media.is_empty() { "".to_string() } else { media };
+        let shown = if media.is_empty() {
+            "".to_string()
+        } else {
+            media
+        };
         return Err(ApiError::UnsupportedMediaType(shown));
     }
     let bytes = read_body(payload, MAX_JSON_BODY).await?;
@@ -128,7 +150,9 @@ pub async fn read_document(req: &HttpRequest, payload: web::Payload, expect: Exp
         _ => return Err(bad("Received document does not contain primary data")),
     };
     let Value::Object(data) = data else {
-        return Err(bad("Received data is not a valid JSON:API Resource Identifier Object"));
+        return Err(bad(
+            "Received data is not a valid JSON:API Resource Identifier Object",
+        ));
     };
     let kind = match &expect {
         Expect::Create { kind } | Expect::Update { kind, .. } => *kind,
@@ -150,7 +174,9 @@ pub async fn read_document(req: &HttpRequest, payload: web::Payload, expect: Exp
     };
     if let Expect::Update { url_id, .. } = expect {
         let Some(given) = &id else {
-            return Err(bad("The resource identifier object must contain an 'id' member"));
+            return Err(bad(
+                "The resource identifier object must contain an 'id' member",
+            ));
         };
         if given != url_id {
             return Err(ApiError::Conflict(format!(
@@ -164,7 +190,11 @@ pub async fn read_document(req: &HttpRequest, payload: web::Payload, expect: Exp
         Some(_) => Err(bad(&format!("The '{name}' member must be an object"))),
     };
     Ok(ResourceInput {
-        id: if matches!(expect, Expect::Create { .. }) { None } else { id },
+        id: if matches!(expect, Expect::Create { .. }) {
+            None
+        } else {
+            id
+        },
         attributes: object("attributes")?,
         relationships: object("relationships")?,
     })
@@ -197,7 +227,10 @@ mod tests {
 
     #[test]
     fn bad_utf8_in_the_query_is_a_client_error() {
-        assert!(matches!(parse_query("filter%5Bsearch%5D=%FF%FE"), Err(ApiError::BadRequest { .. })));
+        assert!(matches!(
+            parse_query("filter%5Bsearch%5D=%FF%FE"),
+            Err(ApiError::BadRequest { .. })
+        ));
     }
 
     #[test]

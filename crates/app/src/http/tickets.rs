@@ -1,7 +1,9 @@
 //! `/api/v3/tickets` (contract §3.1, CLIENT.md §6.2–6.5).
 
 use super::errors::ApiResult;
-use super::render::{pagination_links, ticket_included, ticket_includes, ticket_resource, totals_meta};
+use super::render::{
+    pagination_links, ticket_included, ticket_includes, ticket_resource, totals_meta,
+};
 use super::request::{check_accept, path_id, query_params, read_document, Expect};
 use super::{document, AppState, Caller};
 use actix_web::http::StatusCode;
@@ -25,7 +27,11 @@ use serde_json::{json, Value};
     ),
     responses((status = 200, description = "tickets with meta.total and meta.filters"), (status = 401), (status = 404, description = "invalid page")),
     security(("bearer" = [])))]
-pub async fn list(req: HttpRequest, caller: Caller, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+pub async fn list(
+    req: HttpRequest,
+    caller: Caller,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
     check_accept(&req)?;
     let params = query_params(&req)?;
     let paths = ticket_includes(&params)?;
@@ -37,7 +43,11 @@ pub async fn list(req: HttpRequest, caller: Caller, state: web::Data<AppState>) 
             Ok((listing, graph))
         })
         .await?;
-    let data: Vec<Value> = listing.tickets.iter().map(|t| ticket_resource(&actor, t, &graph)).collect();
+    let data: Vec<Value> = listing
+        .tickets
+        .iter()
+        .map(|t| ticket_resource(&actor, t, &graph))
+        .collect();
     let mut filters = serde_json::Map::new();
     let label = |p: &desk_domain::Profile| json!({"first-name": p.first_name, "last-name": p.last_name, "email": p.email});
     if let Some(p) = &listing.requester_label {
@@ -61,7 +71,10 @@ async fn single(
     state: &AppState,
     caller: &Caller,
     status: StatusCode,
-    load: impl FnOnce(&mut desk_persistence::PgUnitOfWork<'_>, &desk_domain::Actor) -> desk_domain::error::DomainResult<desk_domain::Ticket>
+    load: impl FnOnce(
+            &mut desk_persistence::PgUnitOfWork<'_>,
+            &desk_domain::Actor,
+        ) -> desk_domain::error::DomainResult<desk_domain::Ticket>
         + Send
         + 'static,
 ) -> ApiResult<HttpResponse> {
@@ -77,7 +90,12 @@ async fn single(
         .await?;
     let mut body = json!({"data": ticket_resource(&actor, &ticket, &graph)});
     if !paths.is_empty() {
-        body["included"] = Value::Array(ticket_included(&actor, std::slice::from_ref(&ticket), &graph, &paths));
+        body["included"] = Value::Array(ticket_included(
+            &actor,
+            std::slice::from_ref(&ticket),
+            &graph,
+            &paths,
+        ));
     }
     body["meta"] = json!({"total": totals_meta(&totals)});
     Ok(document(status, body))
@@ -87,10 +105,18 @@ async fn single(
 #[utoipa::path(get, path = "/api/v3/tickets/{id}", tag = "tickets",
     params(("id" = String, Path), ("include" = Option<String>, Query)),
     responses((status = 200), (status = 401), (status = 404)), security(("bearer" = [])))]
-pub async fn retrieve(req: HttpRequest, caller: Caller, state: web::Data<AppState>, id: web::Path<String>) -> ApiResult<HttpResponse> {
+pub async fn retrieve(
+    req: HttpRequest,
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     check_accept(&req)?;
     let id = TicketId(path_id(&id)?);
-    single(&req, &state, &caller, StatusCode::OK, move |uow, actor| usecase::get_ticket(uow, actor, id)).await
+    single(&req, &state, &caller, StatusCode::OK, move |uow, actor| {
+        usecase::get_ticket(uow, actor, id)
+    })
+    .await
 }
 
 /// Request research: the caller becomes the requester.
@@ -98,13 +124,22 @@ pub async fn retrieve(req: HttpRequest, caller: Caller, state: web::Data<AppStat
     request_body(content_type = "application/vnd.api+json", description = "JSON:API document of type tickets"),
     responses((status = 201), (status = 400), (status = 401), (status = 409), (status = 415), (status = 422)),
     security(("bearer" = [])))]
-pub async fn create(req: HttpRequest, caller: Caller, state: web::Data<AppState>, payload: web::Payload) -> ApiResult<HttpResponse> {
+pub async fn create(
+    req: HttpRequest,
+    caller: Caller,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
     check_accept(&req)?;
     let input = read_document(&req, payload, Expect::Create { kind: "tickets" }).await?;
     let clock = state.clock.clone();
-    single(&req, &state, &caller, StatusCode::CREATED, move |uow, actor| {
-        usecase::create_ticket(uow, clock.as_ref(), actor, &input.attributes)
-    })
+    single(
+        &req,
+        &state,
+        &caller,
+        StatusCode::CREATED,
+        move |uow, actor| usecase::create_ticket(uow, clock.as_ref(), actor, &input.attributes),
+    )
     .await
 }
 
@@ -124,11 +159,20 @@ pub async fn update(
     check_accept(&req)?;
     let raw_id = id.into_inner();
     let id = TicketId(path_id(&raw_id)?);
-    let input = read_document(&req, payload, Expect::Update { kind: "tickets", url_id: &raw_id }).await?;
+    let input = read_document(
+        &req,
+        payload,
+        Expect::Update {
+            kind: "tickets",
+            url_id: &raw_id,
+        },
+    )
+    .await?;
     let full = req.method() == actix_web::http::Method::PUT;
     let clock = state.clock.clone();
     single(&req, &state, &caller, StatusCode::OK, move |uow, actor| {
-        usecase::update_ticket(uow, clock.as_ref(), actor, id, &input.attributes, full).map(|u| u.ticket)
+        usecase::update_ticket(uow, clock.as_ref(), actor, id, &input.attributes, full)
+            .map(|u| u.ticket)
     })
     .await
 }

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use actix_web::body::to_bytes;
-use actix_web::dev::{Service, ServiceResponse};
+use actix_web::dev::Service;
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::test;
 use desk_app::config::ServeSettings;
@@ -37,7 +37,9 @@ impl Response {
         serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
     }
     pub fn header(&self, name: &str) -> Option<String> {
-        self.headers.get(name).map(|v| v.to_str().unwrap().to_string())
+        self.headers
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_string())
     }
 }
 
@@ -61,7 +63,9 @@ impl TestApp {
             member_centers: vec!["RISE".into(), "OCCRP".into()],
             expense_scopes: vec!["orbis.com".into(), "domaintools.com".into()],
         };
-        let state = desk_app::server::state(&settings, db.db.clone(), desk_app::server::system_clock()).unwrap();
+        let state =
+            desk_app::server::state(&settings, db.db.clone(), desk_app::server::system_clock())
+                .unwrap();
         TestApp { db, issuer, state }
     }
 
@@ -78,21 +82,41 @@ impl TestApp {
 
     /// Creates (through a first authenticated request) a profile with these roles.
     pub async fn user(&self, name: &str, roles: &[&str]) -> User {
-        let email = format!("{}.{}@example.org", name.to_lowercase(), rand::random::<u32>());
+        let email = format!(
+            "{}.{}@example.org",
+            name.to_lowercase(),
+            rand::random::<u32>()
+        );
         let (first, last) = (name.to_string(), "Tester".to_string());
         let token = self.token(&email, &first, &last, roles);
         let me = self.get("/api/v3/me", Some(&token)).await;
         assert_eq!(me.status, StatusCode::OK, "{}", me.text);
         let id = me.json()["data"]["id"].as_str().unwrap().parse().unwrap();
-        User { id, email, first_name: first, last_name: last, token }
+        User {
+            id,
+            email,
+            first_name: first,
+            last_name: last,
+            token,
+        }
     }
 
     /// The same person with other roles (the provider changed them).
     pub fn with_roles(&self, user: &User, roles: &[&str]) -> User {
-        User { token: self.token(&user.email, &user.first_name, &user.last_name, roles), ..user.clone() }
+        User {
+            token: self.token(&user.email, &user.first_name, &user.last_name, roles),
+            ..user.clone()
+        }
     }
 
-    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, headers: &[(&str, &str)], body: Option<Vec<u8>>) -> Response {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> Response {
         let app = test::init_service(desk_app::server::app(self.state.clone())).await;
         let mut req = test::TestRequest::default().method(method).uri(path);
         if let Some(token) = token {
@@ -104,25 +128,44 @@ impl TestApp {
         if let Some(body) = body {
             req = req.set_payload(body);
         }
-        let response: ServiceResponse = app.call(req.to_request()).await.unwrap();
+        let response = app.call(req.to_request()).await.unwrap();
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = to_bytes(response.into_body()).await.unwrap_or_default();
-        Response { status, headers, text: String::from_utf8_lossy(&bytes).into_owned() }
+        Response {
+            status,
+            headers,
+            text: String::from_utf8_lossy(&bytes).into_owned(),
+        }
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
         self.call(Method::GET, path, token, &[], None).await
     }
 
-    pub async fn send(&self, method: Method, path: &str, token: Option<&str>, body: Value) -> Response {
-        self.call(method, path, token, &[("content-type", JSONAPI)], Some(body.to_string().into_bytes())).await
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Value,
+    ) -> Response {
+        self.call(
+            method,
+            path,
+            token,
+            &[("content-type", JSONAPI)],
+            Some(body.to_string().into_bytes()),
+        )
+        .await
     }
 
     /// Direct SQL for fixtures the API of this issue cannot create yet (responders, subscribers).
     pub fn sql(&self, statement: &str) {
         let mut conn = PgConnection::establish(&self.db.url).unwrap();
-        diesel::sql_query(statement).execute(&mut conn).unwrap_or_else(|e| panic!("{statement}: {e}"));
+        diesel::sql_query(statement)
+            .execute(&mut conn)
+            .unwrap_or_else(|e| panic!("{statement}: {e}"));
     }
 
     pub fn count(&self, table_and_where: &str) -> i64 {
@@ -140,17 +183,30 @@ impl TestApp {
 
     /// Creates a ticket through the API as `user` and returns its id.
     pub async fn ticket(&self, user: &User, background: &str) -> i32 {
-        let r = self.send(Method::POST, "/api/v3/tickets", Some(&user.token), ticket_body(background)).await;
+        let r = self
+            .send(
+                Method::POST,
+                "/api/v3/tickets",
+                Some(&user.token),
+                ticket_body(background),
+            )
+            .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
         r.json()["data"]["id"].as_str().unwrap().parse().unwrap()
     }
 
     pub fn add_responder(&self, ticket: i32, user: &User) {
-        self.sql(&format!("INSERT INTO responders (ticket_id, user_id, created_at) VALUES ({ticket}, {}, now())", user.id));
+        self.sql(&format!(
+            "INSERT INTO responders (ticket_id, user_id, created_at) VALUES ({ticket}, {}, now())",
+            user.id
+        ));
     }
 
     pub fn add_subscriber(&self, ticket: i32, user: &User) {
-        self.sql(&format!("INSERT INTO subscribers (ticket_id, user_id, created_at) VALUES ({ticket}, {}, now())", user.id));
+        self.sql(&format!(
+            "INSERT INTO subscribers (ticket_id, user_id, created_at) VALUES ({ticket}, {}, now())",
+            user.id
+        ));
     }
 }
 

@@ -18,6 +18,8 @@ pub enum SignInRefusal {
     UnverifiedEmail,
     /// The e-mail matches several profiles; an operator must resolve it.
     AmbiguousEmail,
+    /// The e-mail already belongs to a profile that another identity signed in to.
+    EmailTaken,
 }
 
 impl SignInRefusal {
@@ -28,23 +30,38 @@ impl SignInRefusal {
                 "Your e-mail address is not verified by the identity provider, and it belongs to an existing account."
             }
             SignInRefusal::AmbiguousEmail => "Your e-mail address matches more than one account. Please contact the research desk.",
+            SignInRefusal::EmailTaken => {
+                "Your e-mail address belongs to another sign-in account. Please contact the research desk."
+            }
         }
     }
 }
 
 fn clip(value: Option<&str>) -> String {
-    value.unwrap_or("").trim().chars().take(MAX_NAME_CHARS).collect()
+    value
+        .unwrap_or("")
+        .trim()
+        .chars()
+        .take(MAX_NAME_CHARS)
+        .collect()
 }
 
 fn details(claims: &IdentityClaims, current_email: Option<&str>) -> ProfileDetails {
-    let email = claims
+    // An address the provider has not verified never replaces a stored one (W3): it would
+    // let an account take somebody else's address, to which that person's first verified
+    // login would then be linked.
+    let claimed = claims
         .email
         .as_deref()
         .map(str::trim)
-        .filter(|e| crate::text::is_valid_email(e))
-        .map(str::to_string)
-        .or_else(|| current_email.map(str::to_string))
-        .unwrap_or_default();
+        .filter(|e| crate::text::is_valid_email(e));
+    let email = match current_email {
+        Some(current) if !claims.email_verified => current.to_string(),
+        _ => claimed
+            .map(str::to_string)
+            .or_else(|| current_email.map(str::to_string))
+            .unwrap_or_default(),
+    };
     ProfileDetails {
         email,
         first_name: clip(claims.first_name.as_deref()),
@@ -65,7 +82,10 @@ fn unchanged(profile: &Profile, d: &ProfileDetails) -> bool {
 /// Finds the profile of (issuer, subject), creating or linking it on first sight, and keeps
 /// names, e-mail and roles in step with the provider (roles on every request). Returns the
 /// caller, or a refusal as [`DomainError::Refused`].
-pub fn sign_in(uow: &mut impl UnitOfWork, claims: &IdentityClaims) -> DomainResult<(Actor, Profile)> {
+pub fn sign_in(
+    uow: &mut impl UnitOfWork,
+    claims: &IdentityClaims,
+) -> DomainResult<(Actor, Profile)> {
     let profile = match uow.profile_by_identity(&claims.issuer, &claims.subject)? {
         Some(profile) => {
             let wanted = details(claims, Some(&profile.email));
@@ -80,22 +100,44 @@ pub fn sign_in(uow: &mut impl UnitOfWork, claims: &IdentityClaims) -> DomainResu
     if !profile.is_active {
         return Err(DomainError::Refused(SignInRefusal::Inactive.message()));
     }
-    let actor = Actor { id: profile.id, is_staff: profile.is_staff, is_superuser: profile.is_superuser };
+    let actor = Actor {
+        id: profile.id,
+        is_staff: profile.is_staff,
+        is_superuser: profile.is_superuser,
+    };
     Ok((actor, profile))
 }
 
 fn first_sign_in(uow: &mut impl UnitOfWork, claims: &IdentityClaims) -> DomainResult<Profile> {
     let wanted = details(claims, None);
-    let existing = if wanted.email.is_empty() { Vec::new() } else { uow.profiles_by_email(&wanted.email)? };
-    let profile = match existing.as_slice() {
+    // Only a profile no identity has claimed yet may be linked by e-mail, and only when the
+    // provider verified the address (W3). A profile another identity already signed in to
+    // is never taken over, whatever the claims say.
+    let unclaimed = if wanted.email.is_empty() {
+        Vec::new()
+    } else {
+        uow.unlinked_profiles_by_email(&wanted.email)?
+    };
+    let profile = match unclaimed.as_slice() {
+        [] if !wanted.email.is_empty() && uow.email_in_use(&wanted.email)? => {
+            return Err(DomainError::Refused(SignInRefusal::EmailTaken.message()))
+        }
         [] => uow.insert_profile(&wanted)?,
         [one] if claims.email_verified => {
             let mut keep = wanted.clone();
             keep.email = one.email.clone();
             uow.update_profile_details(one.id, &keep)?
         }
-        [_] => return Err(DomainError::Refused(SignInRefusal::UnverifiedEmail.message())),
-        _ => return Err(DomainError::Refused(SignInRefusal::AmbiguousEmail.message())),
+        [_] => {
+            return Err(DomainError::Refused(
+                SignInRefusal::UnverifiedEmail.message(),
+            ))
+        }
+        _ => {
+            return Err(DomainError::Refused(
+                SignInRefusal::AmbiguousEmail.message(),
+            ))
+        }
     };
     uow.link_identity(profile.id, &claims.issuer, &claims.subject)?;
     Ok(profile)

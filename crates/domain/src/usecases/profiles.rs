@@ -11,7 +11,10 @@ use serde_json::{Map, Value};
 
 /// The caller's own profile.
 pub fn me(uow: &mut impl UnitOfWork, actor: &Actor) -> DomainResult<ProfileView> {
-    uow.profile_views(&[actor.id])?.into_iter().next().ok_or(DomainError::NotFound)
+    uow.profile_views(&[actor.id])?
+        .into_iter()
+        .next()
+        .ok_or(DomainError::NotFound)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,19 +24,34 @@ pub struct ProfileList {
 }
 
 /// Superusers list every active profile and may filter; everybody else gets themself.
-pub fn list_profiles(uow: &mut impl UnitOfWork, actor: &Actor, params: &Params) -> DomainResult<ProfileList> {
+pub fn list_profiles(
+    uow: &mut impl UnitOfWork,
+    actor: &Actor,
+    params: &Params,
+) -> DomainResult<ProfileList> {
     let scope = policy::profile_scope(actor);
-    let filter =
-        if policy::may_filter_profiles(actor) { ProfileFilter::from_params(params) } else { ProfileFilter::default() };
+    let filter = if policy::may_filter_profiles(actor) {
+        ProfileFilter::from_params(params)
+    } else {
+        ProfileFilter::default()
+    };
     let total = uow.count_profiles(scope, &filter)?;
     let page = PageRequest::from_params(params).resolve(total)?;
     let profiles = uow.list_profiles(scope, &filter, page)?;
     Ok(ProfileList { profiles, page })
 }
 
-pub fn get_profile(uow: &mut impl UnitOfWork, actor: &Actor, id: ProfileId) -> DomainResult<ProfileView> {
+pub fn get_profile(
+    uow: &mut impl UnitOfWork,
+    actor: &Actor,
+    id: ProfileId,
+) -> DomainResult<ProfileView> {
     let scope = policy::profile_scope(actor);
-    let view = uow.profile_views(&[id])?.into_iter().next().ok_or(DomainError::NotFound)?;
+    let view = uow
+        .profile_views(&[id])?
+        .into_iter()
+        .next()
+        .ok_or(DomainError::NotFound)?;
     if policy::profile_scope_admits(scope, id, view.profile.is_active) {
         Ok(view)
     } else {

@@ -8,6 +8,7 @@ use crate::listing::{ticket_sort, PageRequest, PageSlice, Params, StatusTotals, 
 use crate::model::*;
 use crate::policy::{self, Actor, TicketRights};
 use crate::ports::{Clock, TicketLinks, UnitOfWork};
+use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use std::collections::{BTreeSet, HashMap};
 
@@ -22,7 +23,11 @@ pub struct TicketList {
     pub responder_label: Option<Profile>,
 }
 
-pub fn list_tickets(uow: &mut impl UnitOfWork, actor: &Actor, params: &Params) -> DomainResult<TicketList> {
+pub fn list_tickets(
+    uow: &mut impl UnitOfWork,
+    actor: &Actor,
+    params: &Params,
+) -> DomainResult<TicketList> {
     let scope = policy::ticket_scope(actor);
     let filter = TicketFilter::from_params(params);
     let sort = ticket_sort(params);
@@ -31,13 +36,27 @@ pub fn list_tickets(uow: &mut impl UnitOfWork, actor: &Actor, params: &Params) -
     let tickets = uow.list_tickets(scope, &filter, &sort, page)?;
     let (requester_label, responder_label) = if policy::sees_filter_labels(actor) {
         (
-            filter.requester.map(|id| uow.profile(id)).transpose()?.flatten(),
-            filter.responder.map(|id| uow.profile(id)).transpose()?.flatten(),
+            filter
+                .requester
+                .map(|id| uow.profile(id))
+                .transpose()?
+                .flatten(),
+            filter
+                .responder
+                .map(|id| uow.profile(id))
+                .transpose()?
+                .flatten(),
         )
     } else {
         (None, None)
     };
-    Ok(TicketList { tickets, page, totals, requester_label, responder_label })
+    Ok(TicketList {
+        tickets,
+        page,
+        totals,
+        requester_label,
+        responder_label,
+    })
 }
 
 /// `meta.total` of single-ticket responses: the caller's whole visible set.
@@ -46,7 +65,8 @@ pub fn visible_totals(uow: &mut impl UnitOfWork, actor: &Actor) -> DomainResult<
 }
 
 pub fn get_ticket(uow: &mut impl UnitOfWork, actor: &Actor, id: TicketId) -> DomainResult<Ticket> {
-    uow.ticket(policy::ticket_scope(actor), id)?.ok_or(DomainError::NotFound)
+    uow.ticket(policy::ticket_scope(actor), id)?
+        .ok_or(DomainError::NotFound)
 }
 
 /// The people and rows a ticket document shows: responder/subscriber rows and every profile
@@ -59,10 +79,16 @@ pub struct TicketGraph {
 
 impl TicketGraph {
     pub fn responders_of(&self, ticket: TicketId) -> impl Iterator<Item = &Responder> {
-        self.links.responders.iter().filter(move |r| r.ticket_id == ticket)
+        self.links
+            .responders
+            .iter()
+            .filter(move |r| r.ticket_id == ticket)
     }
     pub fn subscribers_of(&self, ticket: TicketId) -> impl Iterator<Item = &Subscriber> {
-        self.links.subscribers.iter().filter(move |s| s.ticket_id == ticket)
+        self.links
+            .subscribers
+            .iter()
+            .filter(move |s| s.ticket_id == ticket)
     }
     /// The ticket users (§1.2): distinct responder and user-subscriber profiles.
     pub fn ticket_users(&self, ticket: TicketId) -> Vec<ProfileId> {
@@ -83,7 +109,11 @@ pub fn ticket_graph(uow: &mut impl UnitOfWork, tickets: &[Ticket]) -> DomainResu
     people.extend(links.responders.iter().map(|r| r.user_id));
     people.extend(links.subscribers.iter().filter_map(|s| s.user_id));
     let people: Vec<ProfileId> = people.into_iter().collect();
-    let profiles = uow.profile_views(&people)?.into_iter().map(|v| (v.profile.id, v)).collect();
+    let profiles = uow
+        .profile_views(&people)?
+        .into_iter()
+        .map(|v| (v.profile.id, v))
+        .collect();
     Ok(TicketGraph { links, profiles })
 }
 
@@ -120,8 +150,16 @@ pub fn create_ticket(
     let content = TicketContent {
         kind: form.kind.unwrap_or_default(),
         request_type: form.request_type.unwrap_or_default(),
-        status: if superuser { form.status.unwrap_or_default() } else { TicketStatus::New },
-        priority: if superuser { form.priority.unwrap_or_default() } else { Priority::Default },
+        status: if superuser {
+            form.status.unwrap_or_default()
+        } else {
+            TicketStatus::New
+        },
+        priority: if superuser {
+            form.priority.unwrap_or_default()
+        } else {
+            Priority::Default
+        },
         sensitive: form.sensitive.unwrap_or(false),
         whysensitive: form.whysensitive.flatten(),
         deadline_at: form.deadline_at.flatten(),
@@ -181,10 +219,19 @@ fn apply(form: &TicketForm, current: &TicketContent) -> TicketContent {
     }
 }
 
+/// Whether two datetimes are the same value as the API shows them: responses render whole
+/// seconds (§1.0) while storage keeps microseconds, and the client sends back what it was
+/// shown (W32).
+fn same_instant(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> bool {
+    a.map(|t| t.timestamp()) == b.map(|t| t.timestamp())
+}
+
 /// Attributes whose value (compared by meaning) differs from the stored one, other than
 /// `status`: what a status-only caller may not touch (W32).
 fn changed_besides_status(proposed: &TicketContent, current: &TicketContent) -> Vec<&'static str> {
-    let same_set = |a: &[String], b: &[String]| a.iter().collect::<BTreeSet<_>>() == b.iter().collect::<BTreeSet<_>>();
+    let same_set = |a: &[String], b: &[String]| {
+        a.iter().collect::<BTreeSet<_>>() == b.iter().collect::<BTreeSet<_>>()
+    };
     let blank_is_null = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
     let mut changed = Vec::new();
     let mut check = |differs: bool, name: &'static str| {
@@ -193,21 +240,51 @@ fn changed_besides_status(proposed: &TicketContent, current: &TicketContent) -> 
         }
     };
     check(proposed.kind != current.kind, "kind");
-    check(proposed.request_type != current.request_type, "request-type");
+    check(
+        proposed.request_type != current.request_type,
+        "request-type",
+    );
     check(proposed.priority != current.priority, "priority");
     check(proposed.sensitive != current.sensitive, "sensitive");
-    check(blank_is_null(&proposed.whysensitive) != blank_is_null(&current.whysensitive), "whysensitive");
-    check(proposed.deadline_at != current.deadline_at, "deadline-at");
-    check(proposed.member_center != current.member_center, "member-center");
-    check(blank_is_null(&proposed.identifier) != blank_is_null(&current.identifier), "identifier");
-    check(!same_set(&proposed.countries, &current.countries), "countries");
+    check(
+        blank_is_null(&proposed.whysensitive) != blank_is_null(&current.whysensitive),
+        "whysensitive",
+    );
+    check(
+        !same_instant(proposed.deadline_at, current.deadline_at),
+        "deadline-at",
+    );
+    check(
+        proposed.member_center != current.member_center,
+        "member-center",
+    );
+    check(
+        blank_is_null(&proposed.identifier) != blank_is_null(&current.identifier),
+        "identifier",
+    );
+    check(
+        !same_set(&proposed.countries, &current.countries),
+        "countries",
+    );
     check(!same_set(&proposed.tags, &current.tags), "tags");
     check(proposed.background != current.background, "background");
-    check(blank_is_null(&proposed.first_name) != blank_is_null(&current.first_name), "first-name");
-    check(blank_is_null(&proposed.last_name) != blank_is_null(&current.last_name), "last-name");
-    check(proposed.born_at != current.born_at, "born-at");
-    check(blank_is_null(&proposed.connections) != blank_is_null(&current.connections), "connections");
-    check(blank_is_null(&proposed.sources) != blank_is_null(&current.sources), "sources");
+    check(
+        blank_is_null(&proposed.first_name) != blank_is_null(&current.first_name),
+        "first-name",
+    );
+    check(
+        blank_is_null(&proposed.last_name) != blank_is_null(&current.last_name),
+        "last-name",
+    );
+    check(!same_instant(proposed.born_at, current.born_at), "born-at");
+    check(
+        blank_is_null(&proposed.connections) != blank_is_null(&current.connections),
+        "connections",
+    );
+    check(
+        blank_is_null(&proposed.sources) != blank_is_null(&current.sources),
+        "sources",
+    );
     check(
         blank_is_null(&proposed.business_activities) != blank_is_null(&current.business_activities),
         "business-activities",
@@ -216,8 +293,14 @@ fn changed_besides_status(proposed: &TicketContent, current: &TicketContent) -> 
         blank_is_null(&proposed.initial_information) != blank_is_null(&current.initial_information),
         "initial-information",
     );
-    check(blank_is_null(&proposed.company_name) != blank_is_null(&current.company_name), "company-name");
-    check(blank_is_null(&proposed.country) != blank_is_null(&current.country), "country");
+    check(
+        blank_is_null(&proposed.company_name) != blank_is_null(&current.company_name),
+        "company-name",
+    );
+    check(
+        blank_is_null(&proposed.country) != blank_is_null(&current.country),
+        "country",
+    );
     changed
 }
 
@@ -241,7 +324,9 @@ pub fn update_ticket(
 ) -> DomainResult<TicketUpdate> {
     let now = clock.now();
     let scope = policy::ticket_scope(actor);
-    let stored = uow.ticket_for_update(scope, id)?.ok_or(DomainError::NotFound)?;
+    let stored = uow
+        .ticket_for_update(scope, id)?
+        .ok_or(DomainError::NotFound)?;
     let relation = uow.relation(id, actor.id)?;
     let rights = policy::ticket_update_rights(actor, relation)?;
     let form = TicketForm::parse(attributes, full).map_err(into_invalid)?;
@@ -251,7 +336,7 @@ pub fn update_ticket(
     let status_changed = form.status.is_some_and(|s| s != current.status);
     let mut errors = Vec::new();
     if let Some(Some(deadline)) = form.deadline_at {
-        let deadline_changed = current.deadline_at != Some(deadline);
+        let deadline_changed = !same_instant(current.deadline_at, Some(deadline));
         if !status_changed && deadline_changed && deadline < now {
             errors.push(past_deadline());
         }
@@ -259,17 +344,31 @@ pub fn update_ticket(
     let mut proposed = apply(&form, &current);
     if rights == TicketRights::StatusOnly {
         for name in changed_besides_status(&proposed, &current) {
-            if !errors.iter().any(|e| e.pointer.ends_with(&format!("/{name}"))) {
-                errors.push(FieldError::attribute(name, "Only the status of this ticket can be changed by you.", "read_only"));
+            if !errors
+                .iter()
+                .any(|e| e.pointer.ends_with(&format!("/{name}")))
+            {
+                errors.push(FieldError::attribute(
+                    name,
+                    "Only the status of this ticket can be changed by you.",
+                    "read_only",
+                ));
             }
         }
-        proposed = TicketContent { status: proposed.status, ..current.clone() };
+        proposed = TicketContent {
+            status: proposed.status,
+            ..current.clone()
+        };
     }
     if !errors.is_empty() {
         return Err(DomainError::invalid(errors));
     }
 
-    let mut verb = if status_changed { Verb::TicketStatus(proposed.status) } else { Verb::TicketUpdate };
+    let mut verb = if status_changed {
+        Verb::TicketStatus(proposed.status)
+    } else {
+        Verb::TicketUpdate
+    };
     let reason = match (&form.reopen_reason, &form.pending_reason) {
         (Some(reopen), _) => {
             verb = Verb::TicketReopen;
@@ -295,6 +394,14 @@ pub fn update_ticket(
         at: now,
     })?;
     // `updated_at` moved with the activity; return the row as stored.
-    let ticket = Ticket { updated_at: now, ..ticket };
-    Ok(TicketUpdate { ticket, verb, previous_status: current.status, reason_comment })
+    let ticket = Ticket {
+        updated_at: now,
+        ..ticket
+    };
+    Ok(TicketUpdate {
+        ticket,
+        verb,
+        previous_status: current.status,
+        reason_comment,
+    })
 }

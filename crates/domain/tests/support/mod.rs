@@ -35,7 +35,8 @@ mockall::mock! {
 
     impl IdentityRepository for Uow {
         fn profile_by_identity(&mut self, issuer: &str, subject: &str) -> RepoResult<Option<Profile>>;
-        fn profiles_by_email(&mut self, email: &str) -> RepoResult<Vec<Profile>>;
+        fn unlinked_profiles_by_email(&mut self, email: &str) -> RepoResult<Vec<Profile>>;
+        fn email_in_use(&mut self, email: &str) -> RepoResult<bool>;
         fn insert_profile(&mut self, details: &ProfileDetails) -> RepoResult<Profile>;
         fn link_identity(&mut self, profile: ProfileId, issuer: &str, subject: &str) -> RepoResult<()>;
         fn update_profile_details(
@@ -110,15 +111,27 @@ pub fn clock() -> FixedClock {
 }
 
 pub fn plain(id: i32) -> Actor {
-    Actor { id: ProfileId(id), is_staff: false, is_superuser: false }
+    Actor {
+        id: ProfileId(id),
+        is_staff: false,
+        is_superuser: false,
+    }
 }
 
 pub fn staff(id: i32) -> Actor {
-    Actor { id: ProfileId(id), is_staff: true, is_superuser: false }
+    Actor {
+        id: ProfileId(id),
+        is_staff: true,
+        is_superuser: false,
+    }
 }
 
 pub fn superuser(id: i32) -> Actor {
-    Actor { id: ProfileId(id), is_staff: false, is_superuser: true }
+    Actor {
+        id: ProfileId(id),
+        is_staff: false,
+        is_superuser: true,
+    }
 }
 
 pub fn profile(id: i32) -> Profile {
@@ -137,7 +150,10 @@ pub fn profile(id: i32) -> Profile {
 }
 
 pub fn view(profile: Profile) -> ProfileView {
-    ProfileView { profile, tickets_count: 1 }
+    ProfileView {
+        profile,
+        tickets_count: 1,
+    }
 }
 
 /// The JSON object of a `json!({...})` literal.

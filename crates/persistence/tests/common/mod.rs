@@ -12,7 +12,8 @@ use diesel::prelude::*;
 use rand::Rng;
 
 pub fn admin_url() -> String {
-    std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
 }
 
 /// `url` with its database name replaced by `name`.
@@ -39,7 +40,9 @@ impl TestDb {
     pub fn new() -> TestDb {
         let name = format!("desk_ptest_{:016x}", rand::thread_rng().gen::<u64>());
         let mut admin = PgConnection::establish(&admin_url()).expect("admin connection");
-        admin.batch_execute(&format!("CREATE DATABASE {name}")).expect("create database");
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .expect("create database");
         let url = with_database(&admin_url(), &name);
         let db = Database::connect(&url, 4).expect("connect");
         db.migrate().expect("migrate");
@@ -50,7 +53,10 @@ impl TestDb {
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let Ok(mut admin) = PgConnection::establish(&admin_url()) {
-            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+            let _ = admin.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ));
         }
     }
 }
@@ -85,7 +91,14 @@ pub fn content(background: &str) -> TicketContent {
     }
 }
 
-pub fn profile(uow: &mut PgUnitOfWork<'_>, email: &str, first: &str, last: &str, staff: bool, superuser: bool) -> Profile {
+pub fn profile(
+    uow: &mut PgUnitOfWork<'_>,
+    email: &str,
+    first: &str,
+    last: &str,
+    staff: bool,
+    superuser: bool,
+) -> Profile {
     uow.insert_profile(&ProfileDetails {
         email: email.to_string(),
         first_name: first.to_string(),
@@ -96,13 +109,22 @@ pub fn profile(uow: &mut PgUnitOfWork<'_>, email: &str, first: &str, last: &str,
     .expect("insert profile")
 }
 
-pub fn ticket(uow: &mut PgUnitOfWork<'_>, requester: ProfileId, c: &TicketContent, secs: i64) -> Ticket {
-    uow.insert_ticket(requester, c, at(secs)).expect("insert ticket")
+pub fn ticket(
+    uow: &mut PgUnitOfWork<'_>,
+    requester: ProfileId,
+    c: &TicketContent,
+    secs: i64,
+) -> Ticket {
+    uow.insert_ticket(requester, c, at(secs))
+        .expect("insert ticket")
 }
 
 pub fn add_responder(uow: &mut PgUnitOfWork<'_>, ticket: TicketId, user: ProfileId) {
     diesel::insert_into(responders::table)
-        .values((responders::ticket_id.eq(ticket.0), responders::user_id.eq(user.0)))
+        .values((
+            responders::ticket_id.eq(ticket.0),
+            responders::user_id.eq(user.0),
+        ))
         .execute(uow.connection())
         .expect("insert responder");
 }
@@ -124,5 +146,6 @@ pub fn add_subscriber(
 
 /// Runs `f` on a transaction of `db` that is committed (tests read the data afterwards).
 pub fn write<T>(db: &Database, f: impl FnOnce(&mut PgUnitOfWork<'_>) -> T) -> T {
-    db.in_transaction(None, |uow| Ok(f(uow))).expect("transaction")
+    db.in_transaction(None, |uow| Ok(f(uow)))
+        .expect("transaction")
 }
