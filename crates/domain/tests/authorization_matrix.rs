@@ -844,4 +844,12 @@ fn the_matrix_renders_as_markdown_into_the_target_directory() {
     let path = target.join("policy-table.md");
     std::fs::write(&path, &md).unwrap();
     assert_eq!(std::fs::read_to_string(&path).unwrap(), md);
+
+    // docs/security.md shows this very table: a change of policy must update the docs.
+    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/security.md");
+    let page = std::fs::read_to_string(docs).unwrap();
+    assert!(
+        page.contains(md.trim()),
+        "docs/security.md no longer matches the policy: paste target/policy-table.md into it"
+    );
 }

@@ -126,6 +126,12 @@ impl PrivateCluster {
                 ],
             )?;
         }
+        // A cluster left running (by an earlier test process, say) is reused as it is.
+        if PgConnection::establish(&cluster.admin_url()).is_ok() {
+            cluster.running = true;
+            cluster.create_database("desk")?;
+            return Ok(cluster);
+        }
         let options = format!(
             "-k {} -c listen_addresses='' -p 5432",
             cluster.socket_dir().display()

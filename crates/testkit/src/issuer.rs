@@ -2,11 +2,15 @@
 //! HTTP, Keycloak URL layout (`http://127.0.0.1:PORT/realms/desk`), ES256 tokens with
 //! Keycloak-shaped claims. A thin convenience over [`desk_auth::local_issuer`].
 //!
-//! ```ignore
+//! ```no_run
+//! # async fn example() {
+//! use desk_testkit::TestIssuer;
 //! let issuer = TestIssuer::start().await;
 //! let verifier = issuer.verifier();
 //! let token = issuer.token_with_roles("user-1", &["staff"]);
-//! let claims = verifier.verify(&token).await?;
+//! let claims = verifier.verify(&token).await.unwrap();
+//! assert!(claims.is_staff);
+//! # }
 //! ```
 
 use std::net::{Ipv4Addr, SocketAddr};

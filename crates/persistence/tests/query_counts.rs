@@ -1,0 +1,108 @@
+//! "A fixed number of queries per request whatever the page size": counts the SQL
+//! statements the ticket and profile use cases issue, with diesel's instrumentation, for
+//! small and large pages.
+
+mod common;
+
+use common::TestDb;
+use desk_domain::listing::Params;
+use desk_domain::usecases::{profiles, tickets};
+use desk_domain::{Actor, ProfileId};
+use desk_persistence::PgUnitOfWork;
+use diesel::connection::{Connection, InstrumentationEvent};
+use diesel::prelude::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// Runs `work` on a fresh connection and returns how many statements it sent.
+fn count_queries(url: &str, work: impl FnOnce(&mut PgUnitOfWork<'_>)) -> usize {
+    let mut conn = PgConnection::establish(url).unwrap();
+    let counter = Arc::new(AtomicUsize::new(0));
+    let seen = counter.clone();
+    conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+        if let InstrumentationEvent::StartQuery { .. } = event {
+            seen.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    work(&mut PgUnitOfWork::new(&mut conn));
+    counter.load(Ordering::SeqCst)
+}
+
+fn params(pairs: &[(&str, &str)]) -> Params {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn ticket_and_profile_reads_issue_a_fixed_number_of_queries() {
+    let t = TestDb::new();
+    desk_persistence::seed::seed(&t.db, 30, 400, 3, &mut |_, _, _| {}).unwrap();
+    let everyone = t.db.all_profiles().unwrap();
+    let superuser = everyone.iter().find(|p| p.is_superuser).unwrap();
+    let su = Actor {
+        id: superuser.id,
+        is_staff: superuser.is_staff,
+        is_superuser: true,
+    };
+    let plain = Actor {
+        id: ProfileId(
+            everyone
+                .iter()
+                .find(|p| !p.is_superuser && !p.is_staff)
+                .unwrap()
+                .id
+                .0,
+        ),
+        is_staff: false,
+        is_superuser: false,
+    };
+
+    let list = |actor: Actor, size: &str, extra: &[(&str, &str)]| {
+        let mut p = params(&[("page[size]", size), ("sort", "-created_at")]);
+        p.extend(params(extra));
+        let mut rows = 0;
+        let queries = count_queries(&t.url, |uow| {
+            let listing = tickets::list_tickets(uow, &actor, &p).unwrap();
+            tickets::ticket_graph(uow, &listing.tickets).unwrap();
+            rows = listing.tickets.len();
+        });
+        (queries, rows)
+    };
+    // The superuser's large page really is large: the count is measured on 100 rows.
+    assert_eq!(list(su, "100", &[]).1, 100);
+    for actor in [su, plain] {
+        let (small, _) = list(actor, "2", &[]);
+        let (large, _) = list(actor, "100", &[]);
+        assert_eq!(
+            small, large,
+            "list queries must not grow with the page size"
+        );
+        assert!(
+            large <= 5,
+            "totals + page + responders + subscribers + profiles, got {large}"
+        );
+        let (searched, _) = list(actor, "100", &[("filter[search]", "offshore company")]);
+        assert!(searched <= 5, "{searched}");
+    }
+    // Superuser filter labels add at most two look-ups.
+    let (labelled, _) = list(
+        su,
+        "100",
+        &[
+            ("filter[requester]", &plain.id.to_string()),
+            ("filter[responders__user]", "1"),
+        ],
+    );
+    assert!(labelled <= 7, "{labelled}");
+
+    let profiles_page = |size: &str| {
+        let p = params(&[("page[size]", size)]);
+        count_queries(&t.url, move |uow| {
+            profiles::list_profiles(uow, &su, &p).unwrap();
+        })
+    };
+    assert_eq!(profiles_page("2"), profiles_page("100"));
+    assert!(profiles_page("100") <= 2);
+}
