@@ -17,7 +17,7 @@ trap 'kill "${DEMO_PID:-}" 2>/dev/null || true; rm -rf "$OUT"' EXIT
 
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 cargo build --release --bin desk
-DESK=target/release/desk
+DESK="${CARGO_TARGET_DIR:-target}/release/desk"
 
 if [ "${BENCH_RESEED:-1}" = 1 ]; then
   psql "$ADMIN_URL" -qc "DROP DATABASE IF EXISTS ${BENCH_DB} WITH (FORCE)" -c "CREATE DATABASE ${BENCH_DB}"
