@@ -38,11 +38,25 @@ pub enum Command {
     },
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Run background jobs until SIGTERM/SIGINT (then finish the jobs in hand and exit 0).
+    Worker {
+        /// Jobs run at the same time (one database connection each).
+        #[arg(long, default_value_t = 2)]
+        concurrency: usize,
+    },
+    /// Inspect, retry and clean the job queue.
+    Queue {
+        #[command(subcommand)]
+        action: crate::queue_cli::QueueCommand,
+    },
     /// The embedded default for a first look: private database, demo identity provider, sample data.
     Demo {
-        /// Port of the API.
+        /// Port of the API (the demo identity provider listens on the next port).
         #[arg(long, default_value_t = 8080)]
         port: u16,
+        /// Also print a token for the profile with this e-mail (repeatable; benchmarks use it).
+        #[arg(long = "token-for", value_name = "EMAIL")]
+        token_for: Vec<String>,
     },
     /// Fill the database with a realistic, deterministic data set.
     Seed {
@@ -83,6 +97,15 @@ impl From<ConfigError> for Failure {
     }
 }
 
+impl From<crate::queue_cli::QueueFailure> for Failure {
+    fn from(e: crate::queue_cli::QueueFailure) -> Self {
+        match e {
+            crate::queue_cli::QueueFailure::Usage(m) => Failure::Usage(m),
+            crate::queue_cli::QueueFailure::Runtime(m) => Failure::Runtime(m),
+        }
+    }
+}
+
 impl From<StartupError> for Failure {
     fn from(e: StartupError) -> Self {
         Failure::Runtime(e.to_string())
@@ -91,18 +114,30 @@ impl From<StartupError> for Failure {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let config = match Config::load(&cli.config) {
+    let mut config = match Config::load(&cli.config) {
         Ok(config) => config,
         Err(e) => {
             eprintln!("desk: {e}");
             return ExitCode::from(2);
         }
     };
+    // The demo talks to a person at a terminal: only warnings, unless asked for more.
+    if matches!(cli.command, Command::Demo { .. }) && std::env::var_os("DESK_LOG").is_none() {
+        config.log = "warn".into();
+    }
     init_logging(&config);
     let outcome = match cli.command {
         Command::Serve { migrate } => serve(&config, migrate),
         Command::Migrate => migrate(&config),
-        Command::Demo { port } => crate::demo::run(&config, port).map_err(Failure::Runtime),
+        Command::Worker { concurrency } => {
+            crate::queue_cli::worker(&config, concurrency).map_err(Failure::from)
+        }
+        Command::Queue { action } => {
+            crate::queue_cli::queue(&config, action).map_err(Failure::from)
+        }
+        Command::Demo { port, token_for } => {
+            crate::demo::run(&config, port, &token_for).map_err(Failure::Runtime)
+        }
         Command::Seed {
             profiles,
             tickets,
@@ -148,6 +183,13 @@ fn open_database(url: &str, pool_size: u32) -> Result<Database, Failure> {
 
 fn serve(config: &Config, migrate_first: bool) -> Result<(), Failure> {
     let settings = config.validate_for_serve()?;
+    // Templates are rendered once now; an unreachable relay is reported, not fatal (the
+    // worker retries), a malformed setting is (validate_for_serve).
+    let (_, mailer) = crate::queue_cli::mail_parts(&config.validate_mail()?)?;
+    if let Err(error) = mailer.check() {
+        tracing::warn!(%error, "the mail transport does not answer; notices will wait in the queue");
+    }
+    let web_settings = config.validate_web()?;
     let db = open_database(&settings.database_url, settings.pool_size)?;
     if migrate_first {
         let applied = db
@@ -163,7 +205,7 @@ fn serve(config: &Config, migrate_first: bool) -> Result<(), Failure> {
         .map_err(|e| Failure::Runtime(format!("DESK_BIND {}: {e}", settings.bind)))?;
     let runtime = actix_web::rt::System::new();
     runtime.block_on(async move {
-        let state = server::state(&settings, db, server::system_clock())?;
+        let state = server::state_with_web(&settings, web_settings, db, server::system_clock())?;
         server::run(state, listener)
             .await
             .map_err(|e| Failure::Runtime(format!("server: {e}")))

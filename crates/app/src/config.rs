@@ -34,8 +34,31 @@ pub struct Config {
     pub oidc_issuer: Option<String>,
     pub oidc_client_id: Option<String>,
     pub oidc_audience: Option<String>,
+    /// The confidential client's secret of the browser login (`DESK_OIDC_CLIENT_SECRET`).
+    pub oidc_client_secret: Option<Secret>,
+    /// Extra origins allowed for credentialed cross-origin calls (`DESK_CORS_ORIGINS`).
+    pub cors_origins: String,
+    /// A browser client bundle to serve (`DESK_CLIENT_DIR`), under `DESK_CLIENT_PATH`.
+    pub client_dir: Option<String>,
+    pub client_path: String,
+    /// Browser sessions end after this much inactivity (`DESK_SESSION_IDLE_SECS`) …
+    pub session_idle_secs: u64,
+    /// … and at the latest this long after login (`DESK_SESSION_MAX_SECS`).
+    pub session_max_secs: u64,
     pub member_centers: String,
     pub expense_scopes: String,
+    /// Where uploaded files are stored (`DESK_MEDIA_ROOT`), outside any served directory.
+    pub media_root: String,
+    /// Largest accepted upload in bytes (`DESK_MAX_UPLOAD_BYTES`, W13).
+    pub max_upload_bytes: u64,
+    /// Mail transport (`DESK_SMTP_URL`): smtp://, smtps:// or file:///dir.
+    pub smtp_url: Option<Secret>,
+    /// `From:` of every e-mail (`DESK_MAIL_FROM`).
+    pub mail_from: Option<String>,
+    /// Name in e-mail signatures (`DESK_SITE_NAME`).
+    pub site_name: String,
+    /// Comma-separated addresses told about every new ticket (`DESK_NOTIFY_EMAILS`).
+    pub notify_emails: String,
     pub log: String,
     pub log_format: Option<String>,
 }
@@ -51,8 +74,20 @@ impl Default for Config {
             oidc_issuer: None,
             oidc_client_id: None,
             oidc_audience: None,
+            oidc_client_secret: None,
+            cors_origins: String::new(),
+            client_dir: None,
+            client_path: "/tickets".into(),
+            session_idle_secs: 8 * 3600,
+            session_max_secs: 14 * 24 * 3600,
             member_centers: String::new(),
             expense_scopes: String::new(),
+            media_root: "media".into(),
+            max_upload_bytes: 524_288_000,
+            smtp_url: None,
+            mail_from: None,
+            site_name: "Research Desk".into(),
+            notify_emails: String::new(),
             log: "info".into(),
             log_format: None,
         }
@@ -95,8 +130,20 @@ impl Config {
                 "oidc_issuer",
                 "oidc_client_id",
                 "oidc_audience",
+                "oidc_client_secret",
+                "cors_origins",
+                "client_dir",
+                "client_path",
+                "session_idle_secs",
+                "session_max_secs",
                 "member_centers",
                 "expense_scopes",
+                "media_root",
+                "max_upload_bytes",
+                "smtp_url",
+                "mail_from",
+                "site_name",
+                "notify_emails",
                 "log",
                 "log_format",
             ]))
@@ -173,6 +220,8 @@ impl Config {
             .clone()
             .filter(|a| !a.trim().is_empty())
             .unwrap_or_else(|| client_id.clone());
+        // Outside the demo, mail must be deliverable (W30): refuse to start without it.
+        self.validate_mail()?;
         Ok(ServeSettings {
             database_url,
             pool_size: self.db_pool_size,
@@ -182,6 +231,66 @@ impl Config {
             audience,
             member_centers: list(&self.member_centers),
             expense_scopes: list(&self.expense_scopes),
+            media_root: self.media_root.clone().into(),
+            max_upload_bytes: self.max_upload_bytes,
+        })
+    }
+}
+
+/// Validated settings of the browser side: public origin, browser login, sessions, CORS and
+/// the client bundle (see [`crate::http::accounts`]).
+impl Config {
+    pub fn validate_web(&self) -> Result<crate::http::accounts::WebSettings, ConfigError> {
+        use crate::http::accounts::{BrowserLoginSettings, WebSettings};
+        let public_url = match &self.public_url {
+            Some(raw) => Some(url::Url::parse(raw).map_err(|_| {
+                ConfigError("DESK_PUBLIC_URL must be an absolute http(s) URL".into())
+            })?),
+            None => None,
+        };
+        let mut cors_origins = Vec::new();
+        for origin in list(&self.cors_origins) {
+            let parsed = url::Url::parse(&origin)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+                .ok_or_else(|| {
+                    ConfigError(format!(
+                        "DESK_CORS_ORIGINS: {origin:?} is not an origin like https://app.example.org"
+                    ))
+                })?;
+            cors_origins.push(parsed.origin().ascii_serialization());
+        }
+        if self.session_idle_secs == 0 || self.session_max_secs == 0 {
+            return Err(ConfigError(
+                "DESK_SESSION_IDLE_SECS and DESK_SESSION_MAX_SECS must be positive".into(),
+            ));
+        }
+        let client_path = format!("/{}", self.client_path.trim_matches('/'));
+        if client_path.starts_with("/api") || client_path.starts_with("/accounts") {
+            return Err(ConfigError(
+                "DESK_CLIENT_PATH must not be below /api or /accounts".into(),
+            ));
+        }
+        let browser = match (&self.oidc_client_secret, &public_url) {
+            (Some(Secret(secret)), Some(_)) if !secret.is_empty() => Some(BrowserLoginSettings {
+                client_secret: Secret(secret.clone()),
+            }),
+            _ => None,
+        };
+        Ok(WebSettings {
+            public_url,
+            cors_origins,
+            session: desk_domain::usecases::sessions::SessionPolicy {
+                idle: chrono::Duration::seconds(self.session_idle_secs.min(i32::MAX as u64) as i64),
+                max: chrono::Duration::seconds(self.session_max_secs.min(i32::MAX as u64) as i64),
+            },
+            client_dir: self
+                .client_dir
+                .clone()
+                .filter(|d| !d.is_empty())
+                .map(Into::into),
+            client_path,
+            browser,
         })
     }
 }
@@ -197,6 +306,52 @@ pub struct ServeSettings {
     pub audience: String,
     pub member_centers: Vec<String>,
     pub expense_scopes: Vec<String>,
+    pub media_root: std::path::PathBuf,
+    pub max_upload_bytes: u64,
+}
+
+/// Validated mail settings (`serve` checks them, `worker` runs with them).
+#[derive(Clone)]
+pub struct MailConfig {
+    pub smtp_url: String,
+    pub mail_from: String,
+    pub public_url: String,
+    pub site_name: String,
+    pub notify_emails: Vec<String>,
+}
+
+impl Config {
+    /// The mail transport and what every e-mail needs; names the variable at fault.
+    pub fn validate_mail(&self) -> Result<MailConfig, ConfigError> {
+        let smtp_url = match &self.smtp_url {
+            Some(Secret(url)) if !url.trim().is_empty() => url.trim().to_string(),
+            _ => return Err(ConfigError("DESK_SMTP_URL is required".into())),
+        };
+        let mail_from = self
+            .mail_from
+            .clone()
+            .filter(|f| !f.trim().is_empty())
+            .ok_or_else(|| ConfigError("DESK_MAIL_FROM is required".into()))?;
+        let public_url = self
+            .public_url
+            .clone()
+            .ok_or_else(|| ConfigError("DESK_PUBLIC_URL is required (links in e-mails)".into()))?;
+        let site_name = match self.site_name.trim() {
+            "" => "Research Desk".to_string(),
+            name => name.to_string(),
+        };
+        let mail = MailConfig {
+            smtp_url,
+            mail_from,
+            public_url,
+            site_name,
+            notify_emails: list(&self.notify_emails),
+        };
+        // Parse now (no connection yet) so a malformed value is a configuration error.
+        desk_mail::SmtpMailer::from_url(&mail.smtp_url, &mail.mail_from)
+            .map_err(|e| ConfigError(e.0))?;
+        Ok(mail)
+    }
 }
 
 #[cfg(test)]
@@ -210,6 +365,8 @@ mod tests {
             secret_key: Some(Secret("k".repeat(32))),
             oidc_issuer: Some("https://sso.example.org/realms/desk".into()),
             oidc_client_id: Some("desk".into()),
+            smtp_url: Some(Secret("smtp://mailer:pw@relay.example.org:587".into())),
+            mail_from: Some("desk@example.org".into()),
             ..Config::default()
         }
     }
@@ -242,6 +399,12 @@ mod tests {
             ),
             (Box::new(|c| c.bind = "nowhere".into()), "DESK_BIND"),
             (Box::new(|c| c.db_pool_size = 0), "DESK_DB_POOL_SIZE"),
+            (Box::new(|c| c.smtp_url = None), "DESK_SMTP_URL"),
+            (
+                Box::new(|c| c.smtp_url = Some(Secret("mail.example.org".into()))),
+                "DESK_SMTP_URL",
+            ),
+            (Box::new(|c| c.mail_from = None), "DESK_MAIL_FROM"),
         ];
         for (break_it, name) in cases {
             let mut config = valid();

@@ -51,7 +51,7 @@ pub fn seed_with_progress(
     Ok(())
 }
 
-pub fn run(config: &Config, port: u16) -> Result<(), String> {
+pub fn run(config: &Config, port: u16, token_for: &[String]) -> Result<(), String> {
     let cluster = match &config.database_url {
         Some(_) => None,
         None => {
@@ -76,10 +76,15 @@ pub fn run(config: &Config, port: u16) -> Result<(), String> {
         .map_err(|e| format!("port {port}: {e} (choose another with --port)"))?;
     let outcome = actix_web::rt::System::new().block_on(async move {
         let issuer = LocalIssuer::new();
+        // A fixed port keeps the issuer URL — part of every person's identity — the same
+        // from one demo run to the next, so the seeded people can sign in again.
+        let issuer_port = port.checked_add(1).ok_or("--port must be below 65535")?;
         let running = issuer
-            .serve_realm(SocketAddr::from(([127, 0, 0, 1], 0)), "demo")
+            .serve_realm(SocketAddr::from(([127, 0, 0, 1], issuer_port)), "demo")
             .await
-            .map_err(|e| format!("demo identity provider: {e}"))?;
+            .map_err(|e| {
+                format!("demo identity provider on port {issuer_port}: {e} (choose another --port)")
+            })?;
         let settings = ServeSettings {
             database_url,
             pool_size: 8,
@@ -93,13 +98,19 @@ pub fn run(config: &Config, port: u16) -> Result<(), String> {
                 "domaintools.com".into(),
                 "courier".into(),
             ],
+            media_root: ".desk/demo/media".into(),
+            max_upload_bytes: 524_288_000,
         };
-        print_welcome(&db, &issuer, &running.url, &settings)?;
+        print_welcome(&db, &issuer, &running.url, &settings, token_for)?;
+        // A worker in the process: e-mails become .eml files in .desk/demo/outbox/.
+        let workers = crate::worker::start_demo(&db, config, &format!("http://{}", settings.bind))?;
         let state =
             server::state(&settings, db, server::system_clock()).map_err(|e| e.to_string())?;
-        server::run(state, listener)
+        let served = server::run(state, listener)
             .await
-            .map_err(|e| format!("server: {e}"))
+            .map_err(|e| format!("server: {e}"));
+        workers.shutdown();
+        served
     });
     drop(cluster); // stops the private cluster
     outcome
@@ -110,6 +121,7 @@ fn print_welcome(
     issuer: &LocalIssuer,
     issuer_url: &str,
     settings: &ServeSettings,
+    token_for: &[String],
 ) -> Result<(), String> {
     let base = format!("http://{}", settings.bind);
     let profiles = db.all_profiles().map_err(|e| e.to_string())?;
@@ -121,15 +133,42 @@ fn print_welcome(
                 && !p.email.is_empty()
         })
     };
-    let users = [
+    let mut users = vec![
         (
-            "a superuser",
+            "a superuser".to_string(),
             pick(true, true).or_else(|| pick(true, false)),
             vec!["superuser", "staff"],
         ),
-        ("a researcher (staff)", pick(false, true), vec!["staff"]),
-        ("a journalist (requester)", pick(false, false), vec![]),
+        (
+            "a researcher (staff)".to_string(),
+            pick(false, true),
+            vec!["staff"],
+        ),
+        (
+            "a journalist (requester)".to_string(),
+            pick(false, false),
+            vec![],
+        ),
     ];
+    for email in token_for {
+        let found = profiles
+            .iter()
+            .find(|p| p.email.eq_ignore_ascii_case(email.trim()));
+        let Some(p) = found else {
+            return Err(format!("--token-for {email}: no such profile"));
+        };
+        let roles = [(p.is_superuser, "superuser"), (p.is_staff, "staff")];
+        let roles = roles
+            .iter()
+            .filter(|(has, _)| *has)
+            .map(|(_, r)| *r)
+            .collect();
+        users.push((
+            format!("requested with --token-for {email}"),
+            Some(p),
+            roles,
+        ));
+    }
     println!();
     println!("Research Desk demo is running at {base}");
     println!(

@@ -10,6 +10,9 @@
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod files;
 pub mod http;
 pub mod metrics;
+pub mod queue_cli;
 pub mod server;
+pub mod worker;

@@ -17,6 +17,9 @@ pub struct Metrics {
     latency: HistogramVec,
     pool_connections: IntGauge,
     pool_idle: IntGauge,
+    jobs_pending: IntGauge,
+    jobs_due: IntGauge,
+    jobs_failed: IntGauge,
 }
 
 impl Metrics {
@@ -46,11 +49,23 @@ impl Metrics {
                 .expect("valid metric");
         let pool_idle =
             IntGauge::new("desk_db_pool_idle", "idle database connections").expect("valid metric");
+        let jobs_pending = IntGauge::new("desk_jobs_pending", "jobs waiting to run, due or not")
+            .expect("valid metric");
+        let jobs_due = IntGauge::new("desk_jobs_due", "jobs whose time has come (the backlog)")
+            .expect("valid metric");
+        let jobs_failed = IntGauge::new(
+            "desk_jobs_failed",
+            "jobs kept as failed after their last attempt",
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
             Box::new(pool_connections.clone()),
             Box::new(pool_idle.clone()),
+            Box::new(jobs_pending.clone()),
+            Box::new(jobs_due.clone()),
+            Box::new(jobs_failed.clone()),
         ] {
             registry
                 .register(collector)
@@ -62,7 +77,17 @@ impl Metrics {
             latency,
             pool_connections,
             pool_idle,
+            jobs_pending,
+            jobs_due,
+            jobs_failed,
         }
+    }
+
+    /// Queue depth and failures, refreshed at scrape time.
+    pub fn set_queue(&self, stats: desk_persistence::jobs::QueueStats) {
+        self.jobs_pending.set(stats.pending);
+        self.jobs_due.set(stats.due);
+        self.jobs_failed.set(stats.failed);
     }
 
     pub fn observe(&self, route: &str, method: &str, status: u16, seconds: f64) {

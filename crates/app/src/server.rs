@@ -1,12 +1,14 @@
 //! Building the HTTP application and running the server.
 
 use crate::config::ServeSettings;
+use crate::http::accounts::WebSettings;
 use crate::http::{self, ApiSettings, AppState};
 use crate::metrics::{self, Metrics};
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{from_fn, DefaultHeaders};
 use actix_web::{web, App, HttpServer};
+use desk_auth::browser::{BrowserClient, BrowserSettings};
 use desk_auth::{BearerVerifier, OidcSettings};
 use desk_domain::ports::{Clock, SystemClock};
 use desk_persistence::Database;
@@ -25,8 +27,10 @@ pub fn app(
         InitError = (),
     >,
 > {
+    let web_settings = state.web.clone();
     App::new()
         .app_data(state)
+        .wrap(from_fn(http::csrf::cors))
         .wrap(from_fn(metrics::record))
         .wrap(
             DefaultHeaders::new()
@@ -37,15 +41,44 @@ pub fn app(
                 .add(("Cache-Control", "no-store")),
         )
         .configure(http::routes)
+        .configure(move |cfg| http::client_bundle::configure(cfg, &web_settings))
         .default_service(web::to(http::no_route))
 }
 
-/// Builds the shared state from validated settings and an open database.
+/// Builds the shared state from validated settings and an open database (no browser side).
 pub fn state(
     settings: &ServeSettings,
     db: Database,
     clock: Arc<dyn Clock>,
 ) -> Result<web::Data<AppState>, StartupError> {
+    state_with_web(settings, WebSettings::default(), db, clock)
+}
+
+/// Like [`state`], with the browser side: login, sessions, CORS, client bundle.
+pub fn state_with_web(
+    settings: &ServeSettings,
+    web_settings: WebSettings,
+    db: Database,
+    clock: Arc<dyn Clock>,
+) -> Result<web::Data<AppState>, StartupError> {
+    let browser = match (&web_settings.browser, web_settings.base_url()) {
+        (Some(login), Some(base)) => Some(Arc::new(
+            BrowserClient::new(
+                BrowserSettings {
+                    issuer: settings.issuer.clone(),
+                    client_id: settings.client_id.clone(),
+                    client_secret: login.client_secret.0.clone(),
+                    redirect_url: format!("{base}{}", http::accounts::CALLBACK_PATH),
+                },
+                desk_auth::browser::http_client().map_err(|e| StartupError(e.to_string()))?,
+            )
+            .with_clock({
+                let clock = clock.clone();
+                Arc::new(move || clock.now())
+            }),
+        )),
+        _ => None,
+    };
     let verifier = BearerVerifier::new(
         OidcSettings {
             issuer: settings.issuer.clone(),
@@ -65,8 +98,14 @@ pub fn state(
         settings: ApiSettings {
             member_centers: settings.member_centers.clone(),
             expense_scopes: settings.expense_scopes.clone(),
+            uploads: crate::files::UploadSettings {
+                media_root: settings.media_root.clone(),
+                max_bytes: settings.max_upload_bytes,
+            },
         },
         metrics: Metrics::new(),
+        web: web_settings,
+        browser,
     }))
 }
 

@@ -29,6 +29,7 @@
 //! [`local_issuer`] is a real in-process issuer (ES256 keys, Keycloak layout) used by
 //! `desk demo` and by the tests.
 
+pub mod browser;
 pub mod local_issuer;
 mod verifier;
 

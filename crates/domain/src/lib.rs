@@ -15,6 +15,7 @@ pub mod activity;
 pub mod codes;
 pub mod error;
 pub mod forms;
+pub mod jobs;
 pub mod listing;
 pub mod model;
 pub mod policy;

@@ -4,6 +4,7 @@
 
 use crate::activity::{Activity, NewActivity};
 use crate::error::DomainError;
+use crate::jobs::{JobId, MailError, NewJob, OutgoingMail};
 use crate::listing::{
     Direction, PageSlice, ProfileFilter, StatusTotals, TicketFilter, TicketSortField,
 };
@@ -141,9 +142,26 @@ pub trait ActivityRepository {
     fn record_activity(&mut self, activity: &NewActivity) -> RepoResult<Activity>;
 }
 
+/// The job queue, on the unit of work's transaction: a job enqueued by a use case exists if
+/// and only if the change that caused it commits.
+pub trait JobQueue {
+    /// Enqueues `job`; `None` when a pending job already holds its idempotency key.
+    fn enqueue(&mut self, job: &NewJob) -> RepoResult<Option<JobId>>;
+}
+
+/// Sends one e-mail (an SMTP relay, `.eml` files in demo mode). Called by the worker only.
+pub trait Mailer: Send + Sync {
+    fn send(&self, message: &OutgoingMail) -> Result<(), MailError>;
+}
+
 /// Everything one request may touch, on one transaction.
 pub trait UnitOfWork:
-    ProfileRepository + IdentityRepository + TicketRepository + CommentRepository + ActivityRepository
+    ProfileRepository
+    + IdentityRepository
+    + TicketRepository
+    + CommentRepository
+    + ActivityRepository
+    + JobQueue
 {
 }
 
@@ -153,5 +171,211 @@ impl<T> UnitOfWork for T where
         + TicketRepository
         + CommentRepository
         + ActivityRepository
+        + JobQueue
+{
+}
+
+// ---- collaboration on a ticket: responders, subscribers, comments, attachments, timeline ----
+
+/// Filters shared by the ticket-bound lists (comments, responders, subscribers, attachments).
+/// A field is `Some` only when the client sent a well-formed value (W24).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RowFilter {
+    /// `filter[id]`.
+    pub id: Option<i32>,
+    /// `filter[ticket]` (comments W26, attachments).
+    pub ticket: Option<TicketId>,
+    /// `filter[user]` (attachments).
+    pub user: Option<ProfileId>,
+    /// `filter[created_at__range]` (attachments).
+    pub created_at: crate::listing::TimeRange,
+}
+
+/// Order of a ticket-bound list: `created_at` in this direction (when sorted), then id ascending.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RowOrder {
+    pub created_at: Option<Direction>,
+}
+
+/// The filters of the timeline (contract §3.11).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ActivityFilter {
+    pub id: Option<i32>,
+    pub id_lt: Option<i32>,
+    pub id_gt: Option<i32>,
+    pub timestamp: crate::listing::TimeRange,
+    /// `filter[target_object_id]`: the ticket.
+    pub ticket: Option<TicketId>,
+    /// `filter[actor_object_id]`.
+    pub actor: Option<ProfileId>,
+    pub verb: Option<String>,
+}
+
+/// A file to record as an attachment (already stored under `storage_key`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAttachment {
+    pub ticket: TicketId,
+    pub uploader: ProfileId,
+    pub storage_key: String,
+    pub file_name: String,
+    pub file_size: i64,
+    pub mime_type: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// Tickets by id inside a scope (for `include=ticket` of the ticket-bound resources).
+pub trait TicketLookup {
+    fn tickets_in(&mut self, scope: Scope, ids: &[TicketId]) -> RepoResult<Vec<Ticket>>;
+}
+
+pub trait ResponderRepository {
+    fn responder(&mut self, scope: Scope, id: ResponderId) -> RepoResult<Option<Responder>>;
+    fn count_responders(&mut self, scope: Scope, filter: &RowFilter) -> RepoResult<i64>;
+    fn list_responders(
+        &mut self,
+        scope: Scope,
+        filter: &RowFilter,
+        order: RowOrder,
+        page: PageSlice,
+    ) -> RepoResult<Vec<Responder>>;
+    /// `None` when the database already holds this (ticket, user) pair: a concurrent insert
+    /// won the race, which the caller reports like any other duplicate.
+    fn insert_responder(
+        &mut self,
+        ticket: TicketId,
+        user: ProfileId,
+        at: DateTime<Utc>,
+    ) -> RepoResult<Option<Responder>>;
+    fn delete_responder(&mut self, id: ResponderId) -> RepoResult<()>;
+    /// Sets the status alone, without touching `updated_at` (the activity does that).
+    fn set_ticket_status(&mut self, ticket: TicketId, status: TicketStatus) -> RepoResult<()>;
+}
+
+pub trait SubscriberRepository {
+    fn subscriber(&mut self, scope: Scope, id: SubscriberId) -> RepoResult<Option<Subscriber>>;
+    fn count_subscribers(&mut self, scope: Scope, filter: &RowFilter) -> RepoResult<i64>;
+    fn list_subscribers(
+        &mut self,
+        scope: Scope,
+        filter: &RowFilter,
+        order: RowOrder,
+        page: PageSlice,
+    ) -> RepoResult<Vec<Subscriber>>;
+    /// The profile whose e-mail equals `email` case-insensitively (the oldest if several).
+    fn profile_by_email(&mut self, email: &str) -> RepoResult<Option<Profile>>;
+    /// Whether an e-mail-only subscription of `ticket` has this address (case-insensitive).
+    fn email_subscribed(&mut self, ticket: TicketId, email: &str) -> RepoResult<bool>;
+    /// `None` when a unique index refused the row (a concurrent duplicate).
+    fn insert_subscriber(
+        &mut self,
+        ticket: TicketId,
+        user: Option<ProfileId>,
+        email: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> RepoResult<Option<Subscriber>>;
+    fn delete_subscriber(&mut self, id: SubscriberId) -> RepoResult<()>;
+}
+
+/// Turning bare e-mail subscriptions into a new profile's own (contract §7.3). Separate from
+/// [`SubscriberRepository`] so the sign-in use case needs nothing else.
+pub trait SubscriptionClaims {
+    /// Links every e-mail-only subscription whose address equals `email` case-insensitively
+    /// to `profile` (e-mail cleared), except on tickets where `profile` is already
+    /// subscribed; returns the converted rows.
+    fn claim_email_subscriptions(
+        &mut self,
+        profile: ProfileId,
+        email: &str,
+    ) -> RepoResult<Vec<Subscriber>>;
+}
+
+pub trait CommentReadRepository {
+    fn comment(&mut self, scope: Scope, id: CommentId) -> RepoResult<Option<Comment>>;
+    fn count_comments(&mut self, scope: Scope, filter: &RowFilter) -> RepoResult<i64>;
+    fn list_comments(
+        &mut self,
+        scope: Scope,
+        filter: &RowFilter,
+        order: RowOrder,
+        page: PageSlice,
+    ) -> RepoResult<Vec<Comment>>;
+    /// Comments by id, whatever their ticket (callers pass ids of rows already scoped).
+    fn comments_by_ids(&mut self, ids: &[CommentId]) -> RepoResult<Vec<Comment>>;
+}
+
+pub trait AttachmentRepository {
+    fn attachment(&mut self, scope: Scope, id: AttachmentId) -> RepoResult<Option<Attachment>>;
+    fn count_attachments(&mut self, scope: Scope, filter: &RowFilter) -> RepoResult<i64>;
+    fn list_attachments(
+        &mut self,
+        scope: Scope,
+        filter: &RowFilter,
+        order: RowOrder,
+        page: PageSlice,
+    ) -> RepoResult<Vec<Attachment>>;
+    fn insert_attachment(&mut self, new: &NewAttachment) -> RepoResult<Attachment>;
+    fn delete_attachment(&mut self, id: AttachmentId) -> RepoResult<()>;
+    /// Which of these attachment and expense ids still exist (a timeline's action objects).
+    fn existing_objects(
+        &mut self,
+        attachments: &[AttachmentId],
+        expenses: &[ExpenseId],
+    ) -> RepoResult<(Vec<AttachmentId>, Vec<ExpenseId>)>;
+}
+
+/// Reading the timeline. Writing stays [`ActivityRepository::record_activity`].
+pub trait ActivityReadRepository {
+    fn activity(&mut self, scope: Scope, id: ActivityId) -> RepoResult<Option<Activity>>;
+    fn count_activities(&mut self, scope: Scope, filter: &ActivityFilter) -> RepoResult<i64>;
+    /// Ordered by timestamp, then id, both in `direction`.
+    fn list_activities(
+        &mut self,
+        scope: Scope,
+        filter: &ActivityFilter,
+        direction: Direction,
+        page: PageSlice,
+    ) -> RepoResult<Vec<Activity>>;
+    /// The first and last row of the whole filtered set in that order (`meta.first-id`/`last-id`).
+    fn activity_ends(
+        &mut self,
+        scope: Scope,
+        filter: &ActivityFilter,
+        direction: Direction,
+    ) -> RepoResult<Option<(ActivityId, ActivityId)>>;
+}
+
+/// Where uploaded files live. The filesystem adapter is the first; an object store can follow.
+/// Keys are server-generated; a client's file name never becomes a path.
+pub trait FileStore: Send + Sync {
+    /// Moves a completely written staging file into the store; returns its key.
+    fn put(&self, staged: &std::path::Path) -> Result<String, DomainError>;
+    /// Opens a stored file for reading with its size.
+    fn open(&self, key: &str) -> Result<(Box<dyn std::io::Read + Send>, u64), DomainError>;
+    /// Deletes a stored file; a file already gone is not an error.
+    fn delete(&self, key: &str) -> Result<(), DomainError>;
+}
+
+/// Everything the collaboration use cases touch, on one transaction.
+pub trait CollaborationWork:
+    UnitOfWork
+    + TicketLookup
+    + ResponderRepository
+    + SubscriberRepository
+    + SubscriptionClaims
+    + CommentReadRepository
+    + AttachmentRepository
+    + ActivityReadRepository
+{
+}
+
+impl<T> CollaborationWork for T where
+    T: UnitOfWork
+        + TicketLookup
+        + ResponderRepository
+        + SubscriberRepository
+        + SubscriptionClaims
+        + CommentReadRepository
+        + AttachmentRepository
+        + ActivityReadRepository
 {
 }

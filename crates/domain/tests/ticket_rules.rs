@@ -9,6 +9,7 @@ mod support;
 
 use chrono::{DateTime, Utc};
 use desk_domain::activity::{ActionObject, NewActivity, Verb};
+use desk_domain::jobs::{Job, JobId, NewJob};
 use desk_domain::policy::{Scope, TicketRelation};
 use desk_domain::usecases::tickets::{create_ticket, update_ticket, TicketUpdate};
 use desk_domain::*;
@@ -194,6 +195,14 @@ fn expect_create(
         .times(1)
         .in_sequence(&mut seq)
         .returning(|a| Ok(recorded(a)));
+    // The new-ticket notice, exactly once, after the rows it refers to.
+    uow.expect_enqueue()
+        .with(eq(NewJob::now(Job::TicketCreated {
+            ticket: TicketId(42),
+        })))
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(Some(JobId(1))));
     uow
 }
 
@@ -202,6 +211,7 @@ fn expect_no_writes(uow: &mut MockUow) {
     uow.expect_update_ticket().never();
     uow.expect_insert_comment().never();
     uow.expect_record_activity().never();
+    uow.expect_enqueue().never();
 }
 
 #[test]
@@ -372,6 +382,7 @@ fn expect_update(uow: &mut MockUow, actor: &Actor, content: TicketContent, verb:
         .in_sequence(&mut seq)
         .returning(|id, c, when| Ok(row(id, ProfileId(REQUESTER), c, when)));
     uow.expect_insert_comment().never();
+    uow.expect_enqueue().never();
     uow.expect_record_activity()
         .with(eq(NewActivity {
             actor: Some(actor.id),
@@ -560,6 +571,15 @@ fn a_reopen_reason_becomes_a_sanitized_comment_and_the_action_object() {
         .times(1)
         .in_sequence(&mut seq)
         .returning(|a| Ok(recorded(a)));
+    // W30: the reopen notice names the re-opener.
+    uow.expect_enqueue()
+        .with(eq(NewJob::now(Job::TicketReopened {
+            ticket: T0,
+            actor: ProfileId(ROOT),
+        })))
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(Some(JobId(2))));
     let body = payload_with(
         &closed,
         json!({"status": "in-progress",
@@ -607,6 +627,8 @@ fn a_pending_reason_is_recorded_as_ticket_update_pending() {
         })
         .times(1)
         .returning(|a| Ok(recorded(a)));
+    // Only a reopen notifies.
+    uow.expect_enqueue().never();
     let body = payload_with(
         &stored(),
         json!({"status": "pending", "pending-reason": "The reason..."}),

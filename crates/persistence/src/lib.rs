@@ -18,15 +18,22 @@
 //! ([`embedded::PrivateCluster`]).
 
 mod activities;
+mod activities_read;
+mod attachments;
+mod comments;
 mod database;
 pub mod embedded;
 mod error;
+pub mod jobs;
 mod models;
 mod operators;
 mod profiles;
+mod responders;
 pub mod schema;
 pub mod scope;
 pub mod seed;
+mod sessions;
+mod subscribers;
 mod tickets;
 mod uow;
 

@@ -178,6 +178,7 @@ diesel::table! {
         idle_expires_at -> Timestamptz,
         oidc_sid -> Nullable<Text>,
         oidc_subject -> Nullable<Text>,
+        id_token -> Nullable<Text>,
     }
 }
 

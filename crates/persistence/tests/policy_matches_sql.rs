@@ -1,14 +1,20 @@
-//! The SQL of every ticket scope selects exactly the tickets `policy::ticket_visible` allows.
+//! The SQL of every ticket scope selects exactly the tickets `policy::ticket_visible` allows,
+//! and the lists seen through a ticket (comments, responders, subscribers, activities) exactly
+//! the rows of those tickets, never twice.
 //! One database serves all cases: each case runs in a transaction that is rolled back.
 
 mod common;
 
 use common::*;
+use desk_domain::listing::Direction;
 use desk_domain::listing::{PageSlice, TicketFilter};
 use desk_domain::policy::{self, Actor, TicketRelation};
-use desk_domain::ports::TicketRepository;
+use desk_domain::ports::{
+    ActivityFilter, ActivityReadRepository, CommentReadRepository, ResponderRepository, RowFilter,
+    RowOrder, SubscriberRepository, TicketRepository,
+};
 use desk_domain::*;
-use desk_persistence::schema::{profiles, responders, subscribers, tickets};
+use desk_persistence::schema::{activities, comments, profiles, responders, subscribers, tickets};
 use desk_persistence::PgUnitOfWork;
 use diesel::prelude::*;
 use proptest::prelude::*;
@@ -122,18 +128,54 @@ fn check(uow: &mut PgUnitOfWork<'_>, w: &World) -> Result<Option<String>, Domain
             }
         }
     }
+    // (row id, ticket id) of every ticket-bound row, to compare each list with the policy.
+    let mut responder_rows: Vec<(i32, i32)> = Vec::new();
+    let mut subscriber_rows: Vec<(i32, i32)> = Vec::new();
     if !resp_rows.is_empty() {
-        diesel::insert_into(responders::table)
+        responder_rows = diesel::insert_into(responders::table)
             .values(&resp_rows)
-            .execute(uow.connection())
+            .returning((responders::id, responders::ticket_id))
+            .get_results(uow.connection())
             .map_err(storage)?;
     }
     if !sub_rows.is_empty() {
-        diesel::insert_into(subscribers::table)
+        subscriber_rows = diesel::insert_into(subscribers::table)
             .values(&sub_rows)
-            .execute(uow.connection())
+            .returning((subscribers::id, subscribers::ticket_id))
+            .get_results(uow.connection())
             .map_err(storage)?;
     }
+    let comment_rows: Vec<(i32, i32)> = diesel::insert_into(comments::table)
+        .values(
+            w.tickets
+                .iter()
+                .enumerate()
+                .map(|(t, gen)| {
+                    (
+                        comments::ticket_id.eq(tids[t]),
+                        comments::user_id.eq(pids[gen.requester]),
+                        comments::body.eq("generated"),
+                    )
+                })
+                .collect::<Vec<_>>(),
+        )
+        .returning((comments::id, comments::ticket_id))
+        .get_results(uow.connection())
+        .map_err(storage)?;
+    let activity_rows: Vec<(i32, i32)> = diesel::insert_into(activities::table)
+        .values(
+            tids.iter()
+                .map(|t| {
+                    (
+                        activities::ticket_id.eq(*t),
+                        activities::verb.eq("ticket:create"),
+                    )
+                })
+                .collect::<Vec<_>>(),
+        )
+        .returning((activities::id, activities::ticket_id))
+        .get_results(uow.connection())
+        .map_err(storage)?;
 
     let page = PageSlice {
         number: 1,
@@ -182,6 +224,80 @@ fn check(uow: &mut PgUnitOfWork<'_>, w: &World) -> Result<Option<String>, Domain
                 "actor {i}: totals {total}, expected {}",
                 expected.len()
             )));
+        }
+        // Every ticket-bound list holds exactly the rows of the visible tickets, once each.
+        let allowed = |rows: &[(i32, i32)]| -> Vec<i32> {
+            let mut ids: Vec<i32> = rows
+                .iter()
+                .filter(|(_, t)| expected.contains(t))
+                .map(|(id, _)| *id)
+                .collect();
+            ids.sort_unstable();
+            ids
+        };
+        let all = RowFilter::default();
+        let sorted = |mut ids: Vec<i32>| {
+            ids.sort_unstable();
+            ids
+        };
+        let lists: [(&str, Vec<i32>, i64, Vec<i32>); 4] = [
+            (
+                "comments",
+                sorted(
+                    uow.list_comments(scope, &all, RowOrder::default(), page)?
+                        .into_iter()
+                        .map(|c| c.id.0)
+                        .collect(),
+                ),
+                uow.count_comments(scope, &all)?,
+                allowed(&comment_rows),
+            ),
+            (
+                "responders",
+                sorted(
+                    uow.list_responders(scope, &all, RowOrder::default(), page)?
+                        .into_iter()
+                        .map(|r| r.id.0)
+                        .collect(),
+                ),
+                uow.count_responders(scope, &all)?,
+                allowed(&responder_rows),
+            ),
+            (
+                "subscribers",
+                sorted(
+                    uow.list_subscribers(scope, &all, RowOrder::default(), page)?
+                        .into_iter()
+                        .map(|r| r.id.0)
+                        .collect(),
+                ),
+                uow.count_subscribers(scope, &all)?,
+                allowed(&subscriber_rows),
+            ),
+            (
+                "activities",
+                sorted(
+                    uow.list_activities(scope, &ActivityFilter::default(), Direction::Desc, page)?
+                        .into_iter()
+                        .map(|a| a.id.0)
+                        .collect(),
+                ),
+                uow.count_activities(scope, &ActivityFilter::default())?,
+                allowed(&activity_rows),
+            ),
+        ];
+        for (name, listed, count, wanted) in lists {
+            if listed != wanted || count != wanted.len() as i64 {
+                return Ok(Some(format!(
+                    "actor {i}: {name} listed {listed:?} (count {count}), policy allows {wanted:?}"
+                )));
+            }
+        }
+        for (id, _) in &comment_rows {
+            let found = uow.comment(scope, CommentId(*id))?.is_some();
+            if found != allowed(&comment_rows).contains(id) {
+                return Ok(Some(format!("actor {i}: comment({id}) found = {found}")));
+            }
         }
         for id in tids.iter().copied().chain([i32::MAX]) {
             let found = uow.ticket(scope, TicketId(id))?.is_some();

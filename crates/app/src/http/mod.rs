@@ -1,11 +1,20 @@
 //! The HTTP adapter: translates requests into use-case calls and results into JSON:API
 //! documents. No rule of the desk lives here; the domain decides, this layer only speaks HTTP.
 
+pub mod accounts;
+pub mod activities;
+pub mod attachments;
+pub mod client_bundle;
+pub mod collab;
+pub mod comments;
+pub mod csrf;
 pub mod errors;
 pub mod ops;
 pub mod profiles;
 pub mod render;
 pub mod request;
+pub mod responders;
+pub mod subscribers;
 pub mod tickets;
 
 use crate::metrics::Metrics;
@@ -27,6 +36,8 @@ use std::sync::Arc;
 pub struct ApiSettings {
     pub member_centers: Vec<String>,
     pub expense_scopes: Vec<String>,
+    /// Where attachments go and how large they may be.
+    pub uploads: crate::files::UploadSettings,
 }
 
 /// Shared by every worker thread.
@@ -36,12 +47,28 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub settings: ApiSettings,
     pub metrics: Metrics,
+    /// Browser side: public origin, sessions, CORS, client bundle.
+    pub web: accounts::WebSettings,
+    /// The OpenID Connect code-flow client; `None` when browser login is not configured.
+    pub browser: Option<Arc<desk_auth::browser::BrowserClient>>,
 }
 
-/// The verified identity behind a request (anonymous callers never get this far: 401).
+/// How a request authenticates.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    /// A verified bearer token's claims.
+    Bearer(IdentityClaims),
+    /// The hash of a session cookie's token; checked (expiry, active profile) by
+    /// [`AppState::run`] in the request's transaction.
+    Session(Vec<u8>),
+}
+
+/// The identity behind a request, by bearer token or by session cookie (anonymous callers
+/// never get this far: 401). Cookie-authenticated unsafe requests must pass the CSRF origin
+/// check (W1) before they get here; bearer requests are exempt.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    pub claims: IdentityClaims,
+    pub credential: Credential,
 }
 
 impl FromRequest for Caller {
@@ -59,13 +86,32 @@ impl FromRequest for Caller {
                     .or_else(|| v.strip_prefix("bearer "))
             })
             .map(|t| t.trim().to_string());
+        let session = match (&state, &token) {
+            (Some(state), None) => accounts::session_token_hash(req, &state.web).map(|hash| {
+                let same_site =
+                    !csrf::is_unsafe(req.method()) || csrf::same_site_request(req, &state.web);
+                (hash, same_site)
+            }),
+            _ => None,
+        };
         Box::pin(async move {
             let state = state.ok_or(ApiError::Internal)?;
+            if let Some((hash, same_site)) = session {
+                return if same_site {
+                    Ok(Caller {
+                        credential: Credential::Session(hash),
+                    })
+                } else {
+                    Err(ApiError::Forbidden)
+                };
+            }
             let token = token
                 .filter(|t| !t.is_empty())
                 .ok_or(ApiError::Unauthenticated)?;
             match state.verifier.verify(&token).await {
-                Ok(claims) => Ok(Caller { claims }),
+                Ok(claims) => Ok(Caller {
+                    credential: Credential::Bearer(claims),
+                }),
                 Err(error) if error.is_unavailable() => {
                     tracing::error!(%error, "identity provider unavailable");
                     Err(ApiError::Unavailable)
@@ -81,26 +127,43 @@ impl FromRequest for Caller {
 
 impl AppState {
     /// Runs `work` for `caller` in ONE database transaction on the blocking pool: the caller's
-    /// profile is found or created from the verified claims (roles refreshed), then the use
-    /// case runs with that actor. Commit on success, rollback on any error.
+    /// profile is found or created from the verified claims (roles refreshed), or, for a
+    /// session, loaded with the roles stored at login; then the use case runs with that
+    /// actor. Commit on success, rollback on any error. An expired session, or one whose
+    /// profile is inactive, is 401.
     pub async fn run<T, F>(&self, caller: &Caller, work: F) -> ApiResult<(Actor, T)>
     where
         T: Send + 'static,
         F: FnOnce(&mut PgUnitOfWork<'_>, &Actor) -> DomainResult<T> + Send + 'static,
     {
         let db = self.db.clone();
-        let claims = caller.claims.clone();
+        let credential = caller.credential.clone();
+        let policy = self.web.session;
+        let now = self.clock.now();
         let outcome = web::block(move || {
             db.in_transaction(None, |uow| {
-                let (actor, _) = sign_in(uow, &claims)?;
+                let actor = match &credential {
+                    Credential::Bearer(claims) => sign_in(uow, claims)?.0,
+                    Credential::Session(hash) => {
+                        match desk_domain::usecases::sessions::authenticate(
+                            uow, &policy, now, hash,
+                        )? {
+                            Some(actor) => actor,
+                            // Committed on purpose: the dead session's deletion is kept.
+                            None => return Ok(None),
+                        }
+                    }
+                };
                 uow.set_actor(actor.id)?;
                 let value = work(uow, &actor)?;
-                Ok((actor, value))
+                Ok(Some((actor, value)))
             })
         })
         .await
         .map_err(|_| ApiError::Internal)?;
-        outcome.map_err(ApiError::from)
+        outcome
+            .map_err(ApiError::from)?
+            .ok_or(ApiError::Unauthenticated)
     }
 }
 
@@ -185,6 +248,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 "GET, PUT, PATCH, HEAD, OPTIONS",
             ))),
     )
+    .configure(comments::routes)
+    .configure(responders::routes)
+    .configure(subscribers::routes)
+    .configure(activities::routes)
+    .configure(attachments::routes)
+    .configure(accounts::routes)
     .route("/healthz", web::get().to(ops::healthz))
     .route("/readyz", web::get().to(ops::readyz))
     .route("/metrics", web::get().to(ops::metrics))

@@ -35,6 +35,12 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let pool = state.db.pool_state();
     state.metrics.set_pool(pool.connections, pool.idle);
+    let db = state.db.clone();
+    match web::block(move || db.queue_stats()).await {
+        Ok(Ok(stats)) => state.metrics.set_queue(stats),
+        // Keep the last figures; the scrape itself must not fail.
+        _ => tracing::warn!("queue figures unavailable for /metrics"),
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(state.metrics.render())
@@ -47,6 +53,11 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         healthz, readyz, metrics, openapi,
         super::profiles::me, super::profiles::list, super::profiles::retrieve, super::profiles::update,
         super::tickets::list, super::tickets::retrieve, super::tickets::create, super::tickets::update,
+        super::comments::list, super::comments::retrieve, super::comments::create,
+        super::responders::list, super::responders::retrieve, super::responders::create, super::responders::delete,
+        super::subscribers::list, super::subscribers::retrieve, super::subscribers::create, super::subscribers::delete,
+        super::attachments::list, super::attachments::retrieve, super::attachments::create, super::attachments::delete,
+        super::attachments::download, super::activities::list, super::activities::retrieve,
     ),
     modifiers(&BearerScheme),
 )]

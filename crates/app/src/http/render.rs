@@ -313,3 +313,79 @@ pub fn me_meta(member_centers: &[String], expense_scopes: &[String]) -> Value {
     };
     json!({"member-centers": sorted(member_centers), "expense-scopes": sorted(expense_scopes)})
 }
+
+/// An absolute URL on this server for `path` (request scheme and host, as pagination links).
+pub fn absolute_url(req: &HttpRequest, path: &str) -> String {
+    format!("{}{path}", request_base(req))
+}
+
+pub fn comment_resource(c: &Comment) -> Value {
+    json!({
+        "type": "comments",
+        "id": c.id.to_string(),
+        "attributes": {"body": c.body, "created-at": datetime(&c.created_at)},
+        "relationships": {
+            "user": {"data": identifier("profiles", c.user_id)},
+            "ticket": {"data": identifier("tickets", c.ticket_id)},
+        }
+    })
+}
+
+/// `upload` is the absolute download URL of the attachment (never the storage key).
+pub fn attachment_resource(req: &HttpRequest, a: &Attachment) -> Value {
+    json!({
+        "type": "attachments",
+        "id": a.id.to_string(),
+        "attributes": {
+            "upload": absolute_url(req, &format!("/api/v3/download/{}", a.id)),
+            "file-name": a.file_name,
+            "file-size": a.file_size,
+            "mime-type": a.mime_type,
+            "created-at": datetime(&a.created_at),
+        },
+        "relationships": {
+            "user": {"data": identifier("profiles", a.user_id)},
+            "ticket": {"data": identifier("tickets", a.ticket_id)},
+        }
+    })
+}
+
+/// An activity with all six relationships in the contract's order; an action object that
+/// no longer exists renders as null, a profile action object as `responder-user` (W27).
+pub fn activity_resource(
+    a: &desk_domain::activity::Activity,
+    objects: &desk_domain::usecases::activities::TimelineObjects,
+) -> Value {
+    use desk_domain::activity::ActionObject;
+    let linked = |kind: &str, id: Option<i32>| match id {
+        Some(id) => json!({"data": identifier(kind, id)}),
+        None => json!({"data": null}),
+    };
+    let (mut attachment, mut comment, mut expense, mut responder_user) = (None, None, None, None);
+    match a.action {
+        Some(ActionObject::Attachment(id)) if objects.attachments.contains(&id) => {
+            attachment = Some(id.0)
+        }
+        Some(ActionObject::Comment(id)) if objects.comments.contains_key(&id) => {
+            comment = Some(id.0)
+        }
+        Some(ActionObject::Expense(id)) if objects.expenses.contains(&id) => expense = Some(id.0),
+        Some(ActionObject::Profile(id)) if objects.profiles.contains_key(&id) => {
+            responder_user = Some(id.0)
+        }
+        _ => {}
+    }
+    json!({
+        "type": "activities",
+        "id": a.id.to_string(),
+        "attributes": {"verb": a.verb, "created-at": datetime(&a.timestamp)},
+        "relationships": {
+            "user": linked("profiles", a.actor.map(|p| p.0)),
+            "ticket": linked("tickets", Some(a.ticket.0)),
+            "attachment": linked("attachments", attachment),
+            "comment": linked("comments", comment),
+            "expense": linked("expenses", expense),
+            "responder-user": linked("profiles", responder_user),
+        }
+    })
+}

@@ -5,6 +5,8 @@ use super::errors::{ApiError, ApiResult, JSONAPI};
 use actix_web::http::header;
 use actix_web::{web, HttpRequest};
 use desk_domain::listing::Params;
+use desk_domain::usecases::collaboration::Link;
+use desk_domain::FieldError;
 use futures_util::StreamExt;
 use percent_encoding::percent_decode;
 use serde_json::{Map, Value};
@@ -198,6 +200,62 @@ pub async fn read_document(
         attributes: object("attributes")?,
         relationships: object("relationships")?,
     })
+}
+
+/// A to-one relationship of a create, read from `data.relationships.<name>.data` or else from
+/// `data.attributes.<name>` (the acceptance payloads put identifier objects there; contract
+/// §3.0). `null`, an absent member or an object without `id` count as absent.
+pub fn linkage(input: &ResourceInput, name: &str, kind: &str) -> Link {
+    let from_relationships = input.relationships.get(name).map(|member| match member {
+        Value::Object(map) if map.contains_key("data") => &map["data"],
+        other => other,
+    });
+    let value = match from_relationships {
+        Some(v) if !v.is_null() => Some(v),
+        _ => input
+            .attributes
+            .get(name)
+            .or_else(|| input.attributes.get(&name.replace('-', "_"))),
+    };
+    match value {
+        None => Link::Absent,
+        Some(v) => link_value(name, kind, v),
+    }
+}
+
+/// One identifier object (also the JSON text of a multipart field, parsed by the caller).
+pub fn link_value(name: &str, kind: &str, value: &Value) -> Link {
+    let received = |what: &str| {
+        Link::Invalid(FieldError::relationship(
+            name,
+            format!("Incorrect type. Expected resource identifier object, received {what}."),
+            "incorrect_type",
+        ))
+    };
+    match value {
+        Value::Null => Link::Absent,
+        Value::Object(map) => {
+            if let Some(Value::String(given)) = map.get("type") {
+                if given != kind {
+                    return Link::Invalid(FieldError::relationship(
+                        name,
+                        format!("Incorrect relation type. Expected {kind}, received {given}."),
+                        "incorrect_type",
+                    ));
+                }
+            }
+            match map.get("id") {
+                None | Some(Value::Null) => Link::Absent,
+                Some(Value::String(id)) => Link::Id(id.trim().to_string()),
+                Some(Value::Number(n)) => Link::Id(n.to_string()),
+                Some(_) => received("dict"),
+            }
+        }
+        Value::Number(_) => received("int"),
+        Value::String(_) => received("str"),
+        Value::Bool(_) => received("bool"),
+        Value::Array(_) => received("list"),
+    }
 }
 
 /// A member id from the URL: anything but a positive 32-bit integer is an unknown id (404).

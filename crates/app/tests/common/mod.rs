@@ -15,6 +15,8 @@ use serde_json::{json, Value};
 
 pub const CLIENT_ID: &str = "research-desk";
 pub const JSONAPI: &str = "application/vnd.api+json";
+/// The upload limit of the test application (bytes).
+pub const UPLOAD_LIMIT: u64 = 64 * 1024;
 
 /// A person with a valid bearer token (roles are in the token, re-read on every request).
 #[derive(Clone, Debug)]
@@ -47,12 +49,22 @@ pub struct TestApp {
     pub db: TestDb,
     pub issuer: TestIssuer,
     pub state: actix_web::web::Data<desk_app::http::AppState>,
+    /// This test's media root.
+    pub media: std::path::PathBuf,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.media);
+    }
 }
 
 impl TestApp {
     pub async fn new() -> TestApp {
         let db = TestDb::new();
         let issuer = TestIssuer::start_for_client(CLIENT_ID).await;
+        // A private media root per test (uploads land here).
+        let media = std::env::temp_dir().join(format!("desk-test-media-{}", rand::random::<u64>()));
         let settings = ServeSettings {
             database_url: db.url.clone(),
             pool_size: 4,
@@ -62,11 +74,18 @@ impl TestApp {
             audience: CLIENT_ID.into(),
             member_centers: vec!["RISE".into(), "OCCRP".into()],
             expense_scopes: vec!["orbis.com".into(), "domaintools.com".into()],
+            media_root: media.clone(),
+            max_upload_bytes: UPLOAD_LIMIT,
         };
         let state =
             desk_app::server::state(&settings, db.db.clone(), desk_app::server::system_clock())
                 .unwrap();
-        TestApp { db, issuer, state }
+        TestApp {
+            db,
+            issuer,
+            state,
+            media,
+        }
     }
 
     /// A token for `email` with these roles (`staff`, `superuser`).
@@ -97,6 +116,21 @@ impl TestApp {
             email,
             first_name: first,
             last_name: last,
+            token,
+        }
+    }
+
+    /// Signs in (first request) a person with this exact, verified e-mail and no roles.
+    pub async fn user_with_email(&self, email: &str) -> User {
+        let token = self.token(email, "New", "Comer", &[]);
+        let me = self.get("/api/v3/me", Some(&token)).await;
+        assert_eq!(me.status, StatusCode::OK, "{}", me.text);
+        let id = me.json()["data"]["id"].as_str().unwrap().parse().unwrap();
+        User {
+            id,
+            email: email.to_string(),
+            first_name: "New".into(),
+            last_name: "Comer".into(),
             token,
         }
     }

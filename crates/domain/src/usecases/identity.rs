@@ -4,7 +4,9 @@
 use crate::error::{DomainError, DomainResult};
 use crate::model::Profile;
 use crate::policy::Actor;
-use crate::ports::{IdentityClaims, ProfileDetails, UnitOfWork};
+use crate::ports::{
+    Clock, IdentityClaims, ProfileDetails, SubscriptionClaims, SystemClock, UnitOfWork,
+};
 
 /// Longest name we keep from the identity provider (longer ones are cut, never an error).
 pub const MAX_NAME_CHARS: usize = 150;
@@ -83,7 +85,7 @@ fn unchanged(profile: &Profile, d: &ProfileDetails) -> bool {
 /// names, e-mail and roles in step with the provider (roles on every request). Returns the
 /// caller, or a refusal as [`DomainError::Refused`].
 pub fn sign_in(
-    uow: &mut impl UnitOfWork,
+    uow: &mut (impl UnitOfWork + SubscriptionClaims),
     claims: &IdentityClaims,
 ) -> DomainResult<(Actor, Profile)> {
     let profile = match uow.profile_by_identity(&claims.issuer, &claims.subject)? {
@@ -108,7 +110,10 @@ pub fn sign_in(
     Ok((actor, profile))
 }
 
-fn first_sign_in(uow: &mut impl UnitOfWork, claims: &IdentityClaims) -> DomainResult<Profile> {
+fn first_sign_in(
+    uow: &mut (impl UnitOfWork + SubscriptionClaims),
+    claims: &IdentityClaims,
+) -> DomainResult<Profile> {
     let wanted = details(claims, None);
     // Only a profile no identity has claimed yet may be linked by e-mail, and only when the
     // provider verified the address (W3). A profile another identity already signed in to
@@ -140,5 +145,15 @@ fn first_sign_in(uow: &mut impl UnitOfWork, claims: &IdentityClaims) -> DomainRe
         }
     };
     uow.link_identity(profile.id, &claims.issuer, &claims.subject)?;
+    // Pending e-mail subscriptions become the person's own (§7.3), only for an address the
+    // provider vouches for: an unverified one could claim somebody else's subscriptions.
+    if claims.email_verified && !profile.email.is_empty() {
+        crate::usecases::subscribers::claim_subscriptions(
+            uow,
+            profile.id,
+            &profile.email,
+            SystemClock.now(),
+        )?;
+    }
     Ok(profile)
 }

@@ -4,6 +4,7 @@
 use crate::activity::{ActionObject, NewActivity, Verb};
 use crate::error::{DomainError, DomainResult, FieldError};
 use crate::forms::TicketForm;
+use crate::jobs::{Job, NewJob};
 use crate::listing::{ticket_sort, PageRequest, PageSlice, Params, StatusTotals, TicketFilter};
 use crate::model::*;
 use crate::policy::{self, Actor, TicketRights};
@@ -186,6 +187,8 @@ pub fn create_ticket(
         action: None,
         at: now,
     })?;
+    // Same transaction: no ticket without its notice, no notice for a rolled-back ticket.
+    uow.enqueue(&NewJob::now(Job::TicketCreated { ticket: ticket.id }))?;
     Ok(ticket)
 }
 
@@ -393,6 +396,12 @@ pub fn update_ticket(
         action: reason_comment.as_ref().map(|c| ActionObject::Comment(c.id)),
         at: now,
     })?;
+    if verb == Verb::TicketReopen {
+        uow.enqueue(&NewJob::now(Job::TicketReopened {
+            ticket: id,
+            actor: actor.id,
+        }))?;
+    }
     // `updated_at` moved with the activity; return the row as stored.
     let ticket = Ticket {
         updated_at: now,

@@ -5,12 +5,13 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use desk_domain::activity::{Activity, NewActivity};
+use desk_domain::jobs::{JobId, NewJob};
 use desk_domain::listing::{
     Direction, PageSlice, ProfileFilter, StatusTotals, TicketFilter, TicketSortField,
 };
 use desk_domain::policy::{ProfileScope, Scope, TicketRelation};
 use desk_domain::ports::{
-    ActivityRepository, Clock, CommentRepository, IdentityRepository, ProfileDetails,
+    ActivityRepository, Clock, CommentRepository, IdentityRepository, JobQueue, ProfileDetails,
     ProfileRepository, RepoResult, TicketLinks, TicketRepository,
 };
 use desk_domain::*;
@@ -85,6 +86,22 @@ mockall::mock! {
 
     impl ActivityRepository for Uow {
         fn record_activity(&mut self, activity: &NewActivity) -> RepoResult<Activity>;
+    }
+
+    impl JobQueue for Uow {
+        fn enqueue(&mut self, job: &NewJob) -> RepoResult<Option<JobId>>;
+    }
+}
+
+/// No pending e-mail subscriptions in these tests: claiming them at first sign-in finds none.
+/// (Hand-written so that sign-in tests need no expectation for it.)
+impl desk_domain::ports::SubscriptionClaims for MockUow {
+    fn claim_email_subscriptions(
+        &mut self,
+        _profile: ProfileId,
+        _email: &str,
+    ) -> RepoResult<Vec<Subscriber>> {
+        Ok(Vec::new())
     }
 }
 
