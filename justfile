@@ -16,3 +16,7 @@ lint:
 # Load benchmark of a release build on 100,000 tickets (writes docs/performance.md figures).
 bench:
     bash scripts/bench.sh
+
+# Collaboration benchmark: a 100,000-activity timeline, POST comment, 100 MB upload/download.
+bench-collab:
+    bash scripts/bench_collab.sh

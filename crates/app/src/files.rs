@@ -7,6 +7,7 @@ use desk_domain::ports::FileStore;
 use desk_domain::DomainError;
 use std::io;
 use std::path::{Component, Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 /// Where attachments go and how large one may be.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +50,31 @@ impl FsFileStore {
         let dir = self.root.join("tmp");
         std::fs::create_dir_all(&dir)?;
         Ok(dir.join(format!("{}.part", random_name())))
+    }
+
+    /// Removes staging files not written to for longer than `age` (left by a crash; a request
+    /// that ends removes its own). Active uploads stay: every write refreshes the mtime, and
+    /// the margin covers other processes sharing the media root. Returns how many went.
+    pub fn sweep_staging(&self, age: Duration) -> io::Result<usize> {
+        let entries = match std::fs::read_dir(self.root.join("tmp")) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(e),
+        };
+        let now = SystemTime::now();
+        let mut removed = 0;
+        for entry in entries.flatten() {
+            let Ok(meta) = entry.metadata() else { continue };
+            let stale = meta
+                .modified()
+                .ok()
+                .and_then(|at| now.duration_since(at).ok())
+                .is_some_and(|idle| idle > age);
+            if meta.is_file() && stale && std::fs::remove_file(entry.path()).is_ok() {
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 
     /// The path of a stored key; `None` for anything that is not a plain relative path (a
@@ -120,6 +146,27 @@ mod tests {
         store.delete(&key).unwrap();
         store.delete(&key).unwrap();
         assert!(matches!(store.open(&key), Err(DomainError::NotFound)));
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn the_sweep_removes_only_stale_staging_files() {
+        let root = std::env::temp_dir().join(format!("desk-files-{}", random_name()));
+        let store = FsFileStore::new(&root);
+        assert_eq!(store.sweep_staging(Duration::from_secs(3600)).unwrap(), 0);
+        let (stale, fresh) = (store.staging_path().unwrap(), store.staging_path().unwrap());
+        for path in [&stale, &fresh] {
+            std::fs::write(path, b"part").unwrap();
+        }
+        let two_hours_ago = SystemTime::now() - Duration::from_secs(7200);
+        std::fs::File::options()
+            .write(true)
+            .open(&stale)
+            .unwrap()
+            .set_modified(two_hours_ago)
+            .unwrap();
+        assert_eq!(store.sweep_staging(Duration::from_secs(3600)).unwrap(), 1);
+        assert!(!stale.exists() && fresh.exists());
         std::fs::remove_dir_all(root).unwrap();
     }
 }

@@ -117,6 +117,13 @@ pub fn system_clock() -> Arc<dyn Clock> {
 /// Serves until SIGINT/SIGTERM (actix handles both and drains connections).
 pub async fn run(state: web::Data<AppState>, listener: TcpListener) -> std::io::Result<()> {
     let addr = listener.local_addr()?;
+    // Staged uploads a crashed process left behind; an hour idle is surely not in progress.
+    let files = crate::files::FsFileStore::new(state.settings.uploads.media_root.clone());
+    match files.sweep_staging(std::time::Duration::from_secs(3600)) {
+        Ok(0) => {}
+        Ok(removed) => tracing::info!(removed, "stale staged uploads removed"),
+        Err(error) => tracing::warn!(%error, "staged uploads not swept"),
+    }
     tracing::info!(%addr, "serving");
     HttpServer::new(move || app(state.clone()))
         .listen(listener)?

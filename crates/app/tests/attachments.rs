@@ -368,3 +368,75 @@ async fn dl1_to_dl4_downloads() {
         StatusCode::NOT_FOUND
     );
 }
+
+/// Entries of the media root's staging area.
+fn staging_files(app: &TestApp) -> usize {
+    std::fs::read_dir(app.media.join("tmp"))
+        .map(|entries| entries.count())
+        .unwrap_or(0)
+}
+
+/// Waits (without blocking the runtime the issuer runs on) until `done` holds or 5 s pass.
+async fn eventually(mut done: impl FnMut() -> bool) -> bool {
+    for _ in 0..100 {
+        if done() {
+            return true;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    done()
+}
+
+#[actix_web::test]
+async fn a_client_that_disconnects_mid_upload_leaves_no_file_and_no_row() {
+    use tokio::io::AsyncWriteExt;
+
+    let f = fixture().await;
+    // A real server of this application on 127.0.0.1: only a socket can go away mid-body.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    actix_web::rt::spawn(desk_app::server::run(f.app.state.clone(), listener));
+    let (rows, files) = (f.app.count("attachments"), stored_files(&f.app));
+
+    // A FIN (the client closed) and a RST (the client's machine gave up) end a request in
+    // different ways inside actix; neither may leave anything behind.
+    for abortive in [false, true] {
+        let mut body = Vec::new();
+        body.extend_from_slice(
+            format!(
+                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"ticket\"\r\n\r\n\
+                 {{\"id\":\"{}\",\"type\":\"tickets\"}}\r\n\
+                 --{BOUNDARY}\r\nContent-Disposition: form-data; name=\"upload\"; \
+                 filename=\"half.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n",
+                f.t0
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(&[b'x'; 16 * 1024]);
+        // The declared length promises more than is sent (still under the limit).
+        let declared = body.len() + 32 * 1024;
+        let head = format!(
+            "POST /api/v3/attachments HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\n\
+             Accept: */*\r\nContent-Type: multipart/form-data; boundary={BOUNDARY}\r\n\
+             Content-Length: {declared}\r\n\r\n",
+            f.u0.token
+        );
+        let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
+        socket.write_all(head.as_bytes()).await.unwrap();
+        socket.write_all(&body).await.unwrap();
+        assert!(
+            eventually(|| staging_files(&f.app) == 1).await,
+            "the server is receiving the file (abortive: {abortive})"
+        );
+        if abortive {
+            socket.set_zero_linger().unwrap();
+        }
+        drop(socket);
+        assert!(
+            eventually(|| staging_files(&f.app) == 0).await,
+            "no staged file is left behind (abortive: {abortive})"
+        );
+        assert_eq!(f.app.count("attachments"), rows);
+        assert_eq!(stored_files(&f.app), files);
+    }
+}

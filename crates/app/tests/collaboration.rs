@@ -1,7 +1,7 @@
 //! Collaboration scenarios of BEHAVIOUR §8 over HTTP: comments (CM1–CM6), responders
 //! (RS1–RS9), subscribers (SB1–SB17), activities (AC1–AC4) and the ticket includes,
-//! adapted to our decisions (W6, W8, W15, W26, W27, W31). E-mail notices (CM7, SB18) are not
-//! part of this feature yet.
+//! adapted to our decisions (W6, W8, W15, W26, W27, W31). The e-mail notices (CM7, SB18) are
+//! tested against a real SMTP server in `collaboration_mail.rs`.
 
 mod common;
 

@@ -221,3 +221,21 @@ async fn pf7_pf9_bio_updates() {
         1
     );
 }
+
+#[actix_web::test]
+async fn concurrent_first_requests_of_one_identity_all_succeed() {
+    // Many requests of a person never seen before, at once: one profile, one identity,
+    // no 5xx (each first sign-in waits for the one that creates the profile).
+    let app = TestApp::new().await;
+    let token = app.token("fresh@example.org", "Fresh", "Face", &["staff"]);
+    let calls = (0..48).map(|_| app.get("/api/v3/me", Some(&token)));
+    let responses = futures_util::future::join_all(calls).await;
+    for r in &responses {
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    }
+    assert_eq!(
+        app.count("profiles WHERE lower(email) = 'fresh@example.org'"),
+        1
+    );
+    assert_eq!(app.count("profile_identities"), 1);
+}

@@ -396,15 +396,22 @@ impl BrowserClient {
 
     /// Verifies a back-channel logout token (OpenID Connect Back-Channel Logout 1.0 §2.6):
     /// signature from the provider's JWKS, `iss`, `aud`, `iat`, `exp` when present, the
-    /// logout event, no `nonce`, `typ` = `logout+jwt` when present, and a `sid` or `sub`.
+    /// logout event, no `nonce`, header `typ` absent, `logout+jwt` or `JWT`, and a `sid` or
+    /// `sub`.
     pub async fn verify_logout_token(&self, token: &str) -> Result<LogoutTarget, BrowserError> {
         let bad = |why: &str| BrowserError::LogoutToken(why.to_owned());
         let header = jsonwebtoken::decode_header(token).map_err(|_| bad("malformed"))?;
         let alg = accepted_algorithm(&format!("{:?}", header.alg))
             .ok_or_else(|| bad("algorithm not accepted"))?;
         if let Some(typ) = header.typ.as_deref() {
+            // Explicit typing is optional in the spec and Keycloak sends `JWT`; what makes
+            // this a logout token (and not, say, a replayed ID token) is the event and the
+            // missing nonce, checked below. Other explicit types are other kinds of token.
             let typ = typ.to_ascii_lowercase();
-            if typ != "logout+jwt" && typ != "application/logout+jwt" {
+            if !matches!(
+                typ.as_str(),
+                "logout+jwt" | "application/logout+jwt" | "jwt" | "application/jwt"
+            ) {
                 return Err(bad("wrong typ"));
             }
         }

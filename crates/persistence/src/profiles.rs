@@ -21,10 +21,11 @@ type ProfilePredicate = Box<dyn BoxableExpression<profiles::table, Pg, SqlType =
 /// `tickets-count` of the profile row in scope (§1.1): all tickets for a superuser, else the
 /// distinct tickets it requested, responds to or is subscribed to with its profile. The UNION
 /// of three index lookups per profile avoids scanning the tickets once per profile; the
-/// uncorrelated all-tickets count is an init-plan, computed at most once per query.
+/// all-tickets count of superusers reads the trigger-kept `ticket_status_counts`.
 fn tickets_count() -> SqlLiteral<BigInt> {
     sql::<BigInt>(
-        "CASE WHEN profiles.is_superuser THEN (SELECT count(*) FROM tickets) \
+        "CASE WHEN profiles.is_superuser \
+         THEN (SELECT coalesce(sum(n), 0)::bigint FROM ticket_status_counts) \
          ELSE (SELECT count(*) FROM ( \
              SELECT t.id FROM tickets t WHERE t.requester_id = profiles.id \
              UNION SELECT r.ticket_id FROM responders r WHERE r.user_id = profiles.id \
@@ -128,15 +129,18 @@ impl ProfileRepository for PgUnitOfWork<'_> {
 
 impl IdentityRepository for PgUnitOfWork<'_> {
     fn profile_by_identity(&mut self, issuer: &str, subject: &str) -> RepoResult<Option<Profile>> {
-        let row: Option<ProfileRow> = profiles::table
-            .inner_join(profile_identities::table)
-            .filter(profile_identities::issuer.eq(issuer))
-            .filter(profile_identities::subject.eq(subject))
-            .select(ProfileRow::as_select())
-            .first(self.conn)
-            .optional()
+        if let Some(found) = self.identity_lookup(issuer, subject)? {
+            return Ok(Some(found));
+        }
+        // Not known yet: the caller is about to create or link a profile. Concurrent first
+        // requests of one identity would race to insert the same identity and profile; an
+        // advisory lock of this identity, held until the transaction ends, lets the first
+        // finish, and the others then find its (committed) identity on the look-up below.
+        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind::<Text, _>(format!("{issuer}\u{1f}{subject}"))
+            .execute(self.conn)
             .map_err(storage)?;
-        Ok(row.map(Into::into))
+        self.identity_lookup(issuer, subject)
     }
 
     fn unlinked_profiles_by_email(&mut self, email: &str) -> RepoResult<Vec<Profile>> {
@@ -213,5 +217,19 @@ impl IdentityRepository for PgUnitOfWork<'_> {
             .optional()
             .map_err(storage)?;
         row.map(Into::into).ok_or(DomainError::NotFound)
+    }
+}
+
+impl PgUnitOfWork<'_> {
+    fn identity_lookup(&mut self, issuer: &str, subject: &str) -> RepoResult<Option<Profile>> {
+        let row: Option<ProfileRow> = profiles::table
+            .inner_join(profile_identities::table)
+            .filter(profile_identities::issuer.eq(issuer))
+            .filter(profile_identities::subject.eq(subject))
+            .select(ProfileRow::as_select())
+            .first(self.conn)
+            .optional()
+            .map_err(storage)?;
+        Ok(row.map(Into::into))
     }
 }

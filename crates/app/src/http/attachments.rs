@@ -22,7 +22,7 @@ use desk_domain::usecases::collaboration::{related, Link};
 use desk_domain::AttachmentId;
 use futures_util::StreamExt;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Bytes kept from the start of a file for content sniffing.
@@ -127,7 +127,33 @@ struct Received {
     ticket: Link,
     upload: UploadInput,
     /// The staged file, until it is in the store.
-    staged: Option<PathBuf>,
+    staged: Option<StagedFile>,
+}
+
+/// A staging file that is removed when dropped. A client that goes away mid-upload makes
+/// actix drop the request future at an `.await`, where no async clean-up can run: only a
+/// destructor does. (Unlinking is a quick metadata call, fine on the async thread.)
+struct StagedFile(Option<PathBuf>);
+
+impl StagedFile {
+    fn path(&self) -> &Path {
+        self.0
+            .as_deref()
+            .expect("a staged file has a path until it is handed over")
+    }
+
+    /// The file was moved into the store: nothing left to remove.
+    fn handed_over(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for StagedFile {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.take() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
 }
 
 fn bad_upload() -> ApiError {
@@ -140,7 +166,7 @@ fn bad_upload() -> ApiError {
 /// Streams one file part to a staging file, counting bytes against the limit.
 async fn stage_file(
     field: &mut actix_multipart::Field,
-    path: &std::path::Path,
+    path: &Path,
     limit: u64,
 ) -> ApiResult<(u64, Vec<u8>)> {
     let mut file = tokio::fs::File::create(path)
@@ -181,60 +207,51 @@ async fn read_field(field: &mut actix_multipart::Field) -> ApiResult<Vec<u8>> {
 }
 
 /// Reads the form: `ticket` (the identifier object as JSON text) and the `upload` file; other
-/// parts (the client adds `Content-Type`) are skipped. On error the staged file is removed.
+/// parts (the client adds `Content-Type`) are skipped. On error, or when the client goes
+/// away, the staged file is removed (by its guard).
 async fn receive(mut form: Multipart, store: &FsFileStore, limit: u64) -> ApiResult<Received> {
     let mut received = Received {
         ticket: Link::Absent,
         upload: UploadInput::Missing,
         staged: None,
     };
-    let outcome: ApiResult<()> = async {
-        while let Some(field) = form.next().await {
-            let mut field = field.map_err(|_| bad_upload())?;
-            let name = field.name().unwrap_or("").to_string();
-            let file_name = field
-                .content_disposition()
-                .and_then(|d| d.get_filename())
-                .map(str::to_string);
-            match (name.as_str(), file_name) {
-                ("upload", Some(file_name)) if received.staged.is_none() => {
-                    let path = store.staging_path().map_err(|_| ApiError::Unavailable)?;
-                    received.staged = Some(path.clone());
-                    let (size, head) = stage_file(&mut field, &path, limit).await?;
-                    received.upload = if size == 0 {
-                        UploadInput::Empty
-                    } else {
-                        UploadInput::Stored(StoredUpload {
-                            storage_key: String::new(),
-                            file_name: clean_file_name(&file_name),
-                            file_size: i64::try_from(size).unwrap_or(i64::MAX),
-                            mime_type: infer::get(&head).map(|t| t.mime_type().to_string()),
-                        })
-                    };
-                }
-                ("ticket", _) => {
-                    let raw = read_field(&mut field).await?;
-                    received.ticket = match serde_json::from_slice(&raw) {
-                        Ok(value) => link_value("ticket", "tickets", &value),
-                        // A bare id (`5`) parses as a number above; other text is no object.
-                        Err(_) => link_value(
-                            "ticket",
-                            "tickets",
-                            &serde_json::Value::String(String::from_utf8_lossy(&raw).into()),
-                        ),
-                    };
-                }
-                _ => while field.next().await.is_some() {},
+    while let Some(field) = form.next().await {
+        let mut field = field.map_err(|_| bad_upload())?;
+        let name = field.name().unwrap_or("").to_string();
+        let file_name = field
+            .content_disposition()
+            .and_then(|d| d.get_filename())
+            .map(str::to_string);
+        match (name.as_str(), file_name) {
+            ("upload", Some(file_name)) if received.staged.is_none() => {
+                let path = store.staging_path().map_err(|_| ApiError::Unavailable)?;
+                let staged = received.staged.insert(StagedFile(Some(path)));
+                let (size, head) = stage_file(&mut field, staged.path(), limit).await?;
+                received.upload = if size == 0 {
+                    UploadInput::Empty
+                } else {
+                    UploadInput::Stored(StoredUpload {
+                        storage_key: String::new(),
+                        file_name: clean_file_name(&file_name),
+                        file_size: i64::try_from(size).unwrap_or(i64::MAX),
+                        mime_type: infer::get(&head).map(|t| t.mime_type().to_string()),
+                    })
+                };
             }
+            ("ticket", _) => {
+                let raw = read_field(&mut field).await?;
+                received.ticket = match serde_json::from_slice(&raw) {
+                    Ok(value) => link_value("ticket", "tickets", &value),
+                    // A bare id (`5`) parses as a number above; other text is no object.
+                    Err(_) => link_value(
+                        "ticket",
+                        "tickets",
+                        &serde_json::Value::String(String::from_utf8_lossy(&raw).into()),
+                    ),
+                };
+            }
+            _ => while field.next().await.is_some() {},
         }
-        Ok(())
-    }
-    .await;
-    if let Err(error) = outcome {
-        if let Some(path) = received.staged.take() {
-            let _ = tokio::fs::remove_file(path).await;
-        }
-        return Err(error);
     }
     Ok(received)
 }
@@ -282,14 +299,16 @@ pub async fn create(
             staged: None,
         }
     };
-    // Into the store before the row exists; removed again if the row is refused.
-    if let (UploadInput::Stored(file), Some(staged)) = (&mut received.upload, &received.staged) {
-        let (store_, staged_) = (files.clone(), staged.clone());
-        file.storage_key = web::block(move || store_.put(&staged_))
+    // Into the store before the row exists; removed again if the row is refused. A staged
+    // file that is not stored (empty upload) is removed by its guard at the end of this `if`.
+    if let (UploadInput::Stored(file), Some(staged)) =
+        (&mut received.upload, received.staged.take())
+    {
+        let (store_, path) = (files.clone(), staged.path().to_path_buf());
+        file.storage_key = web::block(move || store_.put(&path))
             .await
             .map_err(|_| ApiError::Internal)??;
-    } else if let Some(staged) = received.staged.take() {
-        let _ = tokio::fs::remove_file(staged).await;
+        staged.handed_over();
     }
     let key = match &received.upload {
         UploadInput::Stored(file) => Some(file.storage_key.clone()),

@@ -7,7 +7,11 @@
 //!
 //! The key pair is generated at start and never leaves memory. [`LocalIssuer`] is cheap to
 //! clone; clones share keys and the JWKS fetch counter.
+//!
+//! For `desk demo` it can also play the browser side of a provider ([`browser`]): a page to
+//! pick a demo person, authorization codes with PKCE and a token endpoint.
 
+pub mod browser;
 pub mod server;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -22,6 +26,7 @@ use rand::rngs::OsRng;
 use rand::RngCore;
 use serde_json::{json, Value};
 
+pub use browser::{BrowserLogin, DemoPerson};
 pub use server::RunningIssuer;
 
 /// Path of the JWKS below the issuer URL (Keycloak's layout).
@@ -67,6 +72,7 @@ struct KeyRing {
 struct Inner {
     keys: RwLock<KeyRing>,
     jwks_fetches: AtomicUsize,
+    browser: browser::BrowserState,
 }
 
 /// An in-process ES256 token issuer with Keycloak-shaped discovery, JWKS and claims.
@@ -119,6 +125,7 @@ impl LocalIssuer {
                     previous: None,
                 }),
                 jwks_fetches: AtomicUsize::new(0),
+                browser: browser::BrowserState::default(),
             }),
         }
     }
@@ -172,8 +179,15 @@ impl LocalIssuer {
 
     /// Signs arbitrary claims with the current key (header `alg: ES256`, `typ: JWT`, `kid`).
     pub fn sign(&self, claims: &Value) -> String {
+        self.sign_with_typ(claims, Some("JWT"))
+    }
+
+    /// Like [`sign`](Self::sign) with the header `typ` given (`None` leaves it out); tests
+    /// use it for explicitly typed tokens such as `logout+jwt`.
+    pub fn sign_with_typ(&self, claims: &Value, typ: Option<&str>) -> String {
         let ring = self.keys();
         let mut header = Header::new(Algorithm::ES256);
+        header.typ = typ.map(str::to_owned);
         header.kid = Some(ring.current.kid.clone());
         jsonwebtoken::encode(&header, claims, &ring.current.encoding)
             .expect("ES256 signing with a valid key cannot fail")

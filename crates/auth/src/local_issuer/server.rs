@@ -1,8 +1,8 @@
-//! HTTP side of [`LocalIssuer`]: the discovery document and the JWKS, served by actix-web.
+//! HTTP side of [`LocalIssuer`]: the discovery document and the JWKS, served by actix-web,
+//! and the browser endpoints of [`super::browser`] (404 until browser login is enabled).
 //!
-//! [`LocalIssuer::serve`] runs a standalone server (tests); [`configure`] mounts the same two
-//! routes into another actix-web `App` (the demo mode, which adds its own token endpoint and
-//! login page next to them).
+//! [`LocalIssuer::serve`] runs a standalone server (tests, demo); [`configure`] mounts the
+//! same routes into another actix-web `App`.
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
@@ -10,15 +10,19 @@ use std::net::{SocketAddr, TcpListener};
 use actix_web::dev::ServerHandle;
 use actix_web::{web, App, HttpResponse, HttpServer};
 
-use super::{LocalIssuer, DISCOVERY_PATH, JWKS_PATH};
+use super::{browser, LocalIssuer, DISCOVERY_PATH, JWKS_PATH};
 
 /// Realm name used by [`LocalIssuer::serve`], giving Keycloak's `/realms/desk` layout.
 pub const DEFAULT_REALM: &str = "desk";
 
+const AUTH_PATH: &str = "/protocol/openid-connect/auth";
+const TOKEN_PATH: &str = "/protocol/openid-connect/token";
+const LOGOUT_PATH: &str = "/protocol/openid-connect/logout";
+
 #[derive(Clone)]
-struct IssuerState {
-    issuer: LocalIssuer,
-    issuer_url: String,
+pub(super) struct IssuerState {
+    pub(super) issuer: LocalIssuer,
+    pub(super) issuer_url: String,
 }
 
 async fn discovery(state: web::Data<IssuerState>) -> HttpResponse {
@@ -30,10 +34,10 @@ async fn certs(state: web::Data<IssuerState>) -> HttpResponse {
     HttpResponse::Ok().json(state.issuer.jwks())
 }
 
-/// Mounts `GET {path}/.well-known/openid-configuration` and
-/// `GET {path}/protocol/openid-connect/certs`, where `{path}` is the path of `issuer_url`
-/// (e.g. `/realms/desk`). The discovery document names `issuer_url` verbatim, never the
-/// request's `Host`.
+/// Mounts `GET {path}/.well-known/openid-configuration`,
+/// `GET {path}/protocol/openid-connect/certs` and the browser endpoints (`…/auth`, `…/token`,
+/// `…/logout`), where `{path}` is the path of `issuer_url` (e.g. `/realms/desk`). The
+/// discovery document names `issuer_url` verbatim, never the request's `Host`.
 pub fn configure(cfg: &mut web::ServiceConfig, issuer: LocalIssuer, issuer_url: &str) {
     let issuer_url = issuer_url.trim_end_matches('/').to_owned();
     let path = url::Url::parse(&issuer_url)
@@ -44,7 +48,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, issuer: LocalIssuer, issuer_url: 
         web::scope(&path)
             .app_data(state)
             .route(DISCOVERY_PATH, web::get().to(discovery))
-            .route(JWKS_PATH, web::get().to(certs)),
+            .route(JWKS_PATH, web::get().to(certs))
+            .route(AUTH_PATH, web::get().to(browser::authorize_page))
+            .route(AUTH_PATH, web::post().to(browser::authorize_choice))
+            .route(TOKEN_PATH, web::post().to(browser::token))
+            .route(LOGOUT_PATH, web::get().to(browser::end_session)),
     );
 }
 
@@ -114,7 +122,7 @@ impl LocalIssuer {
             let url = factory_url.clone();
             App::new().configure(move |cfg| configure(cfg, issuer, &url))
         })
-        // One worker is plenty for discovery + JWKS; signals belong to the host process.
+        // One worker is plenty for a provider of a few people; signals belong to the host process.
         .workers(1)
         .disable_signals()
         .shutdown_timeout(1)
