@@ -1,4 +1,4 @@
-//! A real SMTP server on 127.0.0.1 for tests: Python's `aiosmtpd` (installed by `.ci/run`)
+//! A real SMTP server on 127.0.0.1 for tests: Python's `aiosmtpd` (installed by `.ci/run`, or on first use)
 //! in a child process, writing every message it accepts as a JSON file (recipients, subject,
 //! decoded body) into a directory of its own. Stopped on Drop; [`SmtpSink::stop`] and
 //! [`SmtpSink::restart`] simulate an outage of the relay.
@@ -15,6 +15,7 @@ use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// The server: accepts any sender and recipient, stores the message, answers 250.
@@ -92,6 +93,7 @@ impl SmtpSink {
     }
 
     fn spawn(&mut self) {
+        ensure_aiosmtpd();
         let mut child = Command::new("python3")
             .arg("-c")
             .arg(SERVER)
@@ -189,4 +191,27 @@ impl Drop for SmtpSink {
         self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Installs `aiosmtpd` from PyPI the first time a test needs it and it is missing, so
+/// `cargo test --workspace` works on a fresh machine (`.ci/run` installs it up front too).
+fn ensure_aiosmtpd() {
+    static READY: OnceLock<()> = OnceLock::new();
+    READY.get_or_init(|| {
+        let present = Command::new("python3")
+            .args(["-c", "import aiosmtpd"])
+            .stderr(Stdio::null())
+            .status()
+            .expect("the mail tests need python3 on PATH");
+        if !present.success() {
+            let installed = Command::new("python3")
+                .args(["-m", "pip", "install", "--quiet", "aiosmtpd"])
+                .status()
+                .expect("python3 -m pip");
+            assert!(
+                installed.success(),
+                "python3 -m pip install aiosmtpd failed"
+            );
+        }
+    });
 }
