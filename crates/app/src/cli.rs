@@ -73,6 +73,17 @@ pub enum Command {
         #[command(subcommand)]
         action: ProfilesCommand,
     },
+    /// Review requests (the e-mails asking requesters how the research was used).
+    Reviews {
+        #[command(subcommand)]
+        action: crate::reviews_cli::ReviewsCommand,
+    },
+    /// Send the daily digest now; with --schedule, enqueue the daily self-rescheduling job.
+    Digest {
+        /// Enqueue the daily digest job (a day from now; never two pending) instead.
+        #[arg(long)]
+        schedule: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -144,6 +155,12 @@ pub fn main() -> ExitCode {
             seed,
         } => seed_command(&config, profiles, tickets, seed),
         Command::Profiles { action } => profiles(&config, action),
+        Command::Reviews { action } => {
+            crate::reviews_cli::reviews_command(&config, action).map_err(Failure::from)
+        }
+        Command::Digest { schedule } => {
+            crate::reviews_cli::digest_command(&config, schedule).map_err(Failure::from)
+        }
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -205,7 +222,13 @@ fn serve(config: &Config, migrate_first: bool) -> Result<(), Failure> {
         .map_err(|e| Failure::Runtime(format!("DESK_BIND {}: {e}", settings.bind)))?;
     let runtime = actix_web::rt::System::new();
     runtime.block_on(async move {
-        let state = server::state_with_web(&settings, web_settings, db, server::system_clock())?;
+        let state = server::state_with_reviews(
+            &settings,
+            web_settings,
+            db,
+            server::system_clock(),
+            crate::reviews_cli::ReviewKey::from_config(config),
+        )?;
         server::run(state, listener)
             .await
             .map_err(|e| Failure::Runtime(format!("server: {e}")))

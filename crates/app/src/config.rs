@@ -59,6 +59,8 @@ pub struct Config {
     pub site_name: String,
     /// Comma-separated addresses told about every new ticket (`DESK_NOTIFY_EMAILS`).
     pub notify_emails: String,
+    /// Review-request jobs send nothing (`DESK_REVIEWS_DISABLED`).
+    pub reviews_disabled: bool,
     pub log: String,
     pub log_format: Option<String>,
 }
@@ -88,6 +90,7 @@ impl Default for Config {
             mail_from: None,
             site_name: "Research Desk".into(),
             notify_emails: String::new(),
+            reviews_disabled: false,
             log: "info".into(),
             log_format: None,
         }
@@ -144,6 +147,7 @@ impl Config {
                 "mail_from",
                 "site_name",
                 "notify_emails",
+                "reviews_disabled",
                 "log",
                 "log_format",
             ]))

@@ -14,5 +14,6 @@ pub mod files;
 pub mod http;
 pub mod metrics;
 pub mod queue_cli;
+pub mod reviews_cli;
 pub mod server;
 pub mod worker;

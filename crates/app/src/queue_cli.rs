@@ -121,8 +121,18 @@ pub fn mail_parts(mail: &MailConfig) -> Result<(Arc<Templates>, SmtpMailer), Que
     Ok((Arc::new(templates), mailer))
 }
 
-/// Builds the job runner of a process (worker or demo).
+/// Builds the job runner of a process (worker or demo); review tokens with this process's
+/// key (the demo: its server shares it).
 pub fn runner(db: Database, mail: &MailConfig) -> Result<Arc<JobRunner>, QueueFailure> {
+    runner_with_reviews(db, mail, Default::default())
+}
+
+/// Builds the job runner with the review-request settings of the configuration.
+pub fn runner_with_reviews(
+    db: Database,
+    mail: &MailConfig,
+    reviews: crate::reviews_cli::ReviewJobSettings,
+) -> Result<Arc<JobRunner>, QueueFailure> {
     let (templates, mailer) = mail_parts(mail)?;
     if let Err(error) = mailer.check() {
         // Not fatal: mail jobs wait and retry until the relay answers.
@@ -134,6 +144,7 @@ pub fn runner(db: Database, mail: &MailConfig) -> Result<Arc<JobRunner>, QueueFa
         mailer: Arc::new(mailer),
         notify_emails: mail.notify_emails.clone(),
         retry: RetryPolicy::default(),
+        reviews,
     }))
 }
 
@@ -149,7 +160,13 @@ pub fn worker(config: &Config, concurrency: usize) -> Result<(), QueueFailure> {
     }
     // One connection per worker thread, one for LISTEN, one spare.
     let db = Database::connect(&database_url, concurrency as u32 + 2).map_err(runtime)?;
-    let runner = runner(db, &mail)?;
+    let reviews = crate::reviews_cli::ReviewJobSettings::from_config(config);
+    if config.secret_key.is_none() {
+        tracing::warn!(
+            "DESK_SECRET_KEY is not set: review links will not be accepted by the server"
+        );
+    }
+    let runner = runner_with_reviews(db, &mail, reviews)?;
     let workers = worker::spawn(runner, concurrency, worker::POLL_INTERVAL);
     tracing::info!(concurrency, "worker started");
     let signals = tokio::runtime::Builder::new_current_thread()

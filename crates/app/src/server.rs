@@ -54,12 +54,24 @@ pub fn state(
     state_with_web(settings, WebSettings::default(), db, clock)
 }
 
-/// Like [`state`], with the browser side: login, sessions, CORS, client bundle.
+/// Like [`state`], with the browser side: login, sessions, CORS, client bundle. Review
+/// tokens use this process's key (see [`state_with_reviews`]).
 pub fn state_with_web(
     settings: &ServeSettings,
     web_settings: WebSettings,
     db: Database,
     clock: Arc<dyn Clock>,
+) -> Result<web::Data<AppState>, StartupError> {
+    state_with_reviews(settings, web_settings, db, clock, Default::default())
+}
+
+/// Like [`state_with_web`], with the review-token key of the configuration.
+pub fn state_with_reviews(
+    settings: &ServeSettings,
+    web_settings: WebSettings,
+    db: Database,
+    clock: Arc<dyn Clock>,
+    review_tokens: crate::reviews_cli::ReviewKey,
 ) -> Result<web::Data<AppState>, StartupError> {
     let browser = match (&web_settings.browser, web_settings.base_url()) {
         (Some(login), Some(base)) => Some(Arc::new(
@@ -102,6 +114,7 @@ pub fn state_with_web(
                 media_root: settings.media_root.clone(),
                 max_bytes: settings.max_upload_bytes,
             },
+            review_tokens,
         },
         metrics: Metrics::new(),
         web: web_settings,

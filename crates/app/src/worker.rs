@@ -34,6 +34,8 @@ pub struct JobRunner {
     /// `DESK_NOTIFY_EMAILS`.
     pub notify_emails: Vec<String>,
     pub retry: RetryPolicy,
+    /// Review requests: `DESK_REVIEWS_DISABLED` and the token key (`crate::reviews_cli`).
+    pub reviews: crate::reviews_cli::ReviewJobSettings,
 }
 
 impl JobRunner {
@@ -73,6 +75,10 @@ impl JobRunner {
     fn handle(&self, uow: &mut PgUnitOfWork<'_>, claimed: &ClaimedJob) -> Result<(), String> {
         match claimed.job()? {
             Job::Mail(mail) => self.mailer.send(&mail).map_err(|e| e.to_string()),
+            Job::ReviewRequest { ticket } => {
+                crate::reviews_cli::request_reviews(self, uow, ticket, 0).map(|_| ())
+            }
+            Job::Digest => crate::reviews_cli::digest_job(self, uow, claimed),
             job => {
                 let notices =
                     notices_for(uow, &job, &self.notify_emails).map_err(|e| e.to_string())?;
@@ -176,9 +182,16 @@ pub fn start_demo(
         site_name: config.site_name.clone(),
         notify_emails,
     };
-    let runner = crate::queue_cli::runner(db.clone(), &mail).map_err(|e| match e {
-        crate::queue_cli::QueueFailure::Usage(m) | crate::queue_cli::QueueFailure::Runtime(m) => m,
-    })?;
+    // The demo's server and worker share this process's review-token key.
+    let reviews = crate::reviews_cli::ReviewJobSettings {
+        disabled: config.reviews_disabled,
+        key: Default::default(),
+    };
+    let runner =
+        crate::queue_cli::runner_with_reviews(db.clone(), &mail, reviews).map_err(|e| match e {
+            crate::queue_cli::QueueFailure::Usage(m)
+            | crate::queue_cli::QueueFailure::Runtime(m) => m,
+        })?;
     println!("E-mails are written to {}", outbox.display());
     Ok(spawn(runner, 1, POLL_INTERVAL))
 }

@@ -102,6 +102,7 @@ fn job_queue_throughput() {
         mailer: Arc::new(SmtpMailer::from_url(&sink.url(), "desk@example.org").unwrap()),
         notify_emails: vec![],
         retry,
+        reviews: Default::default(),
     });
     let started = Instant::now();
     let sent = parallel(THREADS, move || runner.run_until_idle().unwrap());

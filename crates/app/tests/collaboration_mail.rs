@@ -32,6 +32,7 @@ fn runner(app: &TestApp, sink: &SmtpSink) -> JobRunner {
             base: Duration::ZERO,
             cap: Duration::ZERO,
         },
+        reviews: Default::default(),
     }
 }
 

@@ -31,6 +31,7 @@ fn runner(app: &TestApp, sink: &SmtpSink, notify: &[&str], retry: RetryPolicy) -
         mailer: Arc::new(SmtpMailer::from_url(&sink.url(), "desk@example.org").unwrap()),
         notify_emails: notify.iter().map(|s| s.to_string()).collect(),
         retry,
+        reviews: Default::default(),
     }
 }
 

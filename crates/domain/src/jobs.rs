@@ -50,6 +50,10 @@ pub enum Job {
     /// One rendered e-mail to deliver. Notices fan out into these so that a failing address
     /// is retried on its own and a delivered message is never sent again.
     Mail(OutgoingMail),
+    /// §5.3.5: ask the requester and e-mail subscribers of a closed ticket for a review.
+    ReviewRequest { ticket: TicketId },
+    /// §5.4: the daily digest; reschedules itself for the next day before it works (W28).
+    Digest,
 }
 
 impl Job {
@@ -62,6 +66,8 @@ impl Job {
             Job::ResponderAdded { .. } => "responder-added",
             Job::SubscriberAdded { .. } => "subscriber-added",
             Job::Mail(_) => "mail",
+            Job::ReviewRequest { .. } => "review-request",
+            Job::Digest => "digest",
         }
     }
 
@@ -335,7 +341,7 @@ pub fn notices_for(
                 })
                 .collect())
         }
-        Job::Mail(_) => Ok(Vec::new()),
+        Job::Mail(_) | Job::ReviewRequest { .. } | Job::Digest => Ok(Vec::new()),
     }
 }
 

@@ -379,3 +379,294 @@ impl<T> CollaborationWork for T where
         + ActivityReadRepository
 {
 }
+
+// ---- CSV exports (contract §6.1) ------------------------------------------------------------
+
+/// One line of the ticket export, as read (cells are formatted by the use case).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TicketExportRow {
+    pub id: TicketId,
+    pub requester_email: String,
+    pub created_at: DateTime<Utc>,
+    pub deadline_at: Option<DateTime<Utc>>,
+    pub status: String,
+    pub kind: String,
+    pub request_type: String,
+    pub priority: String,
+    /// The requester profile's country ("" when blank).
+    pub requester_country: String,
+    pub country: Option<String>,
+    pub countries: Vec<String>,
+    pub member_center: Option<String>,
+    pub tags: Vec<String>,
+}
+
+/// One line of the expense export.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExpenseExportRow {
+    pub ticket_id: TicketId,
+    pub created_at: DateTime<Utc>,
+    pub ticket_status: String,
+    /// The stored `numeric(19,4)` as text (`10.5000`), NULL as `None`.
+    pub amount: Option<String>,
+    pub currency: String,
+    pub rating: i32,
+    pub scope: String,
+    pub requester_country: String,
+    pub ticket_country: Option<String>,
+    pub ticket_countries: Vec<String>,
+}
+
+/// One line of the review export.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReviewExportRow {
+    pub ticket_id: TicketId,
+    pub created_at: DateTime<Utc>,
+    pub rating: i32,
+    pub link: Option<String>,
+    pub body: String,
+}
+
+/// What an export source hands each row to; an `Err` stops the export (client gone).
+pub type ExportSink<'a, R> = dyn FnMut(R) -> Result<(), DomainError> + 'a;
+
+/// Every row of an export, read from a database cursor one at a time (never the whole set
+/// in memory), in the order asked for. Returns the number of rows read.
+pub trait ExportSource {
+    fn ticket_rows(
+        &mut self,
+        scope: Scope,
+        filter: &TicketFilter,
+        sort: &[(TicketSortField, Direction)],
+        sink: &mut ExportSink<'_, TicketExportRow>,
+    ) -> RepoResult<u64>;
+    fn expense_rows(
+        &mut self,
+        filter: &crate::usecases::exports::ExpenseExportFilter,
+        sink: &mut ExportSink<'_, ExpenseExportRow>,
+    ) -> RepoResult<u64>;
+    fn review_rows(
+        &mut self,
+        filter: &crate::usecases::exports::ReviewExportFilter,
+        sink: &mut ExportSink<'_, ReviewExportRow>,
+    ) -> RepoResult<u64>;
+}
+
+/// Writes the records of an export (CSV in the export adapter): the header, then each row's
+/// cells, already formatted. The adapter guards cells against formula injection.
+pub trait ExportWriter {
+    fn write_record(&mut self, cells: &[&str]) -> Result<(), DomainError>;
+    /// Flushes everything written so far; called once at the end.
+    fn finish(&mut self) -> Result<(), DomainError>;
+}
+
+// ---- expenses and statistics (staff work: W5, W9, W22, W23) -------------------------------
+
+/// The filters of the expense list (contract §3.7). A field is `Some` only when the client
+/// sent a well-formed value (W24).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExpenseFilter {
+    /// `filter[ticket]`.
+    pub ticket: Option<TicketId>,
+    /// `filter[user]`.
+    pub user: Option<ProfileId>,
+    /// `filter[scope]` (exact match).
+    pub scope: Option<String>,
+    /// `filter[payment_method]` (exact match).
+    pub payment_method: Option<String>,
+    /// `filter[created_at__range]`.
+    pub created_at: crate::listing::TimeRange,
+}
+
+/// A sort key of the expense list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpenseSortField {
+    CreatedAt,
+    UpdatedAt,
+}
+
+/// The writable content of an expense: what a create inserts and an update replaces.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExpenseContent {
+    pub ticket: TicketId,
+    pub amount: Option<rust_decimal::Decimal>,
+    pub amount_currency: String,
+    pub rating: i32,
+    pub scope: String,
+    pub payment_method: Option<String>,
+    pub notes: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+pub trait ExpenseRepository {
+    /// An expense inside `scope` (through its ticket), or `None`.
+    fn expense(&mut self, scope: Scope, id: ExpenseId) -> RepoResult<Option<Expense>>;
+    fn count_expenses(&mut self, scope: Scope, filter: &ExpenseFilter) -> RepoResult<i64>;
+    /// One page, ordered by `sort` then id.
+    fn list_expenses(
+        &mut self,
+        scope: Scope,
+        filter: &ExpenseFilter,
+        sort: &[(ExpenseSortField, Direction)],
+        page: PageSlice,
+    ) -> RepoResult<Vec<Expense>>;
+    fn insert_expense(
+        &mut self,
+        user: ProfileId,
+        content: &ExpenseContent,
+        at: DateTime<Utc>,
+    ) -> RepoResult<Expense>;
+    /// Replaces the content; `updated_at` becomes `at`.
+    fn update_expense(
+        &mut self,
+        id: ExpenseId,
+        content: &ExpenseContent,
+        at: DateTime<Utc>,
+    ) -> RepoResult<Expense>;
+    fn delete_expense(&mut self, id: ExpenseId) -> RepoResult<()>;
+}
+
+/// Everything the expense use cases touch, on one transaction.
+pub trait ExpenseWork: CollaborationWork + ExpenseRepository {}
+
+impl<T> ExpenseWork for T where T: CollaborationWork + ExpenseRepository {}
+
+/// How ticket statistics are grouped (contract §6.2).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TicketStatsGroup {
+    /// (month of `created_at`, status).
+    #[default]
+    Month,
+    /// (element of `countries`, status).
+    Country,
+    /// (responder profile or none, status).
+    Responder,
+}
+
+/// A ticket-statistics request: grouping and filters (contract §6.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketStatsQuery {
+    pub group: TicketStatsGroup,
+    /// `created_at >= from` (always set: the default window applies when absent).
+    pub from: DateTime<Utc>,
+    pub to: Option<DateTime<Utc>>,
+    /// The ticket's `country`.
+    pub country: Option<String>,
+    pub status_in: Option<Vec<String>>,
+    pub kind: Option<TicketKind>,
+    /// `filter[responders__user]`.
+    pub responder: Option<ProfileId>,
+    /// `filter[responders__user__isnull]`, inverted: `Some(true)` = has a responder.
+    pub has_responder: Option<bool>,
+}
+
+/// One row of ticket statistics. Grouping values that do not apply are `None`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketStat {
+    pub month: Option<DateTime<Utc>>,
+    pub country: Option<String>,
+    pub responder: Option<ProfileId>,
+    pub status: String,
+    pub count: i64,
+    /// Mean of `updated_at - created_at` in hours, truncated toward zero (W23).
+    pub avg_hours: i64,
+    pub past_deadline: i64,
+}
+
+/// How review statistics are grouped (contract §6.3).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ReviewStatsGroup {
+    #[default]
+    Ticket,
+    Responder,
+}
+
+/// A review-statistics request (contract §6.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReviewStatsQuery {
+    pub group: ReviewStatsGroup,
+    pub from: DateTime<Utc>,
+    pub to: Option<DateTime<Utc>>,
+    pub ticket: Option<TicketId>,
+    /// `filter[ticket__isnull]` (a review always has a ticket: `Some(true)` matches nothing).
+    pub ticket_isnull: Option<bool>,
+    pub responder: Option<ProfileId>,
+    /// `filter[ticket__responders__user__isnull]`, inverted.
+    pub has_responder: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReviewStat {
+    pub ticket: Option<TicketId>,
+    pub responder: Option<ProfileId>,
+    pub count: i64,
+    pub ratings: i64,
+}
+
+/// Statistics: each one grouped SQL query over all rows (W9).
+pub trait StatsRepository {
+    fn ticket_stats(&mut self, query: &TicketStatsQuery) -> RepoResult<Vec<TicketStat>>;
+    fn review_stats(&mut self, query: &ReviewStatsQuery) -> RepoResult<Vec<ReviewStat>>;
+}
+
+/// Everything the statistics use cases touch (includes need profiles and tickets).
+pub trait StatsWork: CollaborationWork + StatsRepository {}
+
+impl<T> StatsWork for T where T: CollaborationWork + StatsRepository {}
+
+// ---- reviews (contract §3.8, §5.3.5; W4, W18) and the daily digest (§5.4; W28) ----
+
+/// A review to store, identified by the single-use token it spends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewReview {
+    pub ticket: TicketId,
+    pub rating: i16,
+    pub link: Option<String>,
+    pub body: String,
+    /// The address the review request was sent to.
+    pub recipient: String,
+    /// The id of the token spent on this review (unique: a token works once).
+    pub token_id: String,
+    pub at: DateTime<Utc>,
+}
+
+pub trait ReviewRepository {
+    /// Stores the review; `None` when a review already spent this token id.
+    fn insert_review(&mut self, new: &NewReview) -> RepoResult<Option<Review>>;
+}
+
+/// What a review token says (W4): for which ticket, to whom, its id, until when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReviewClaims {
+    pub ticket: TicketId,
+    pub recipient: String,
+    pub token_id: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Signs and verifies review tokens with a key of their own (an adapter concern).
+pub trait ReviewTokens: Send + Sync {
+    fn issue(&self, claims: &ReviewClaims) -> String;
+    /// The claims of a well-formed, correctly signed, unexpired token; `None` otherwise.
+    fn verify(&self, token: &str, now: DateTime<Utc>) -> Option<ReviewClaims>;
+}
+
+/// What the daily digest reads and writes.
+pub trait DigestRepository {
+    /// Tickets with activities newer than their `sent_notifications_at` (NULL = since ever),
+    /// with that bookkeeping value, by id.
+    fn digest_candidates(&mut self) -> RepoResult<Vec<(TicketId, Option<DateTime<Utc>>)>>;
+    /// The ticket's activities strictly after `after` (all when `None`), newest first.
+    fn activities_after(
+        &mut self,
+        ticket: TicketId,
+        after: Option<DateTime<Utc>>,
+    ) -> RepoResult<Vec<Activity>>;
+    /// Sets `sent_notifications_at` and nothing else (W23, W28e: `updated_at` stays).
+    fn mark_digested(&mut self, ticket: TicketId, at: DateTime<Utc>) -> RepoResult<()>;
+}
+
+/// Everything the review and digest use cases touch, on one transaction.
+pub trait ReviewWork: CollaborationWork + ReviewRepository + DigestRepository {}
+
+impl<T> ReviewWork for T where T: CollaborationWork + ReviewRepository + DigestRepository {}

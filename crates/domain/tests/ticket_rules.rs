@@ -382,7 +382,22 @@ fn expect_update(uow: &mut MockUow, actor: &Actor, content: TicketContent, verb:
         .in_sequence(&mut seq)
         .returning(|id, c, when| Ok(row(id, ProfileId(REQUESTER), c, when)));
     uow.expect_insert_comment().never();
-    uow.expect_enqueue().never();
+    // A review request is the only job a plain update may enqueue: when it closes the
+    // ticket (W18), 60 days later, one pending per ticket.
+    uow.expect_enqueue()
+        .withf(|j| !matches!(j.job, Job::ReviewRequest { .. }))
+        .never();
+    uow.expect_enqueue()
+        .withf(|j| matches!(j.job, Job::ReviewRequest { .. }))
+        .returning(|j| {
+            assert_eq!(j.job, Job::ReviewRequest { ticket: T0 });
+            assert_eq!(j.run_at, Some(now() + chrono::Duration::days(60)));
+            assert_eq!(
+                j.idempotency_key.as_deref(),
+                Some(&*format!("review-request:{T0}"))
+            );
+            Ok(Some(JobId(1)))
+        });
     uow.expect_record_activity()
         .with(eq(NewActivity {
             actor: Some(actor.id),

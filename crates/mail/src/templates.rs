@@ -29,6 +29,11 @@ const TEMPLATES: &[(&str, &str)] = &[
         "subscriber_added",
         include_str!("../templates/subscriber_added.txt"),
     ),
+    (
+        "review_request",
+        include_str!("../templates/review_request.txt"),
+    ),
+    ("digest", include_str!("../templates/digest.txt")),
 ];
 const FOOTER: &str = include_str!("../templates/footer.txt");
 
@@ -106,6 +111,17 @@ impl Templates {
                 })
                 .map_err(|e| MailConfigError(format!("mail template check: {e}")))?;
         }
+        templates
+            .compose_review_request("sample@example.org", TicketId(1), "sample.token")
+            .and_then(|_| {
+                templates.compose_digest(
+                    "sample@example.org",
+                    "Sample Recipient",
+                    &[(TicketId(1), "01/01/2026".into())],
+                    &["(01/01/26 00:00:00): Sample added a comment to ticket".into()],
+                )
+            })
+            .map_err(|e| MailConfigError(format!("mail template check: {e}")))?;
         Ok(templates)
     }
 
@@ -141,6 +157,78 @@ impl Templates {
             })?;
         Ok(OutgoingMail {
             to: notice.to.clone(),
+            subject: subject.trim().to_string(),
+            body: body.to_string(),
+        })
+    }
+
+    /// The review request of §5.3.5 to `to`, with its personal review link.
+    pub fn compose_review_request(
+        &self,
+        to: &str,
+        ticket: TicketId,
+        token: &str,
+    ) -> Result<OutgoingMail, MailError> {
+        let review_link = format!(
+            "{}/review?token={}",
+            self.ticket_link(ticket),
+            url::form_urlencoded::byte_serialize(token.as_bytes()).collect::<String>()
+        );
+        let context = json!({
+            "ticket_id": ticket.0,
+            "review_link": review_link,
+            "site_name": self.settings.site_name,
+        });
+        self.render_mail("review_request", to, &context)
+    }
+
+    /// The daily digest of §5.4 for one person: deadlines coming up (with the deadline's
+    /// date as `MM/DD/YYYY`), then the activities.
+    pub fn compose_digest(
+        &self,
+        to: &str,
+        recipient: &str,
+        upcoming: &[(TicketId, String)],
+        items: &[String],
+    ) -> Result<OutgoingMail, MailError> {
+        let upcoming: Vec<serde_json::Value> = upcoming
+            .iter()
+            .map(|(ticket, deadline)| {
+                json!({
+                    "deadline": deadline,
+                    "link": self.ticket_link(*ticket),
+                })
+            })
+            .collect();
+        let context = json!({
+            "recipient": recipient,
+            "upcoming": upcoming,
+            "items": items,
+            "site_name": self.settings.site_name,
+        });
+        self.render_mail("digest", to, &context)
+    }
+
+    fn render_mail(
+        &self,
+        name: &str,
+        to: &str,
+        context: &serde_json::Value,
+    ) -> Result<OutgoingMail, MailError> {
+        let text = self
+            .registry
+            .render(name, context)
+            .map_err(|e| MailError(format!("template {name}: {e}")))?;
+        let (subject, body) = text
+            .strip_prefix("Subject: ")
+            .and_then(|rest| rest.split_once("\n\n"))
+            .ok_or_else(|| {
+                MailError(format!(
+                    "template {name}: must start with a Subject line and a blank line"
+                ))
+            })?;
+        Ok(OutgoingMail {
+            to: to.to_string(),
             subject: subject.trim().to_string(),
             body: body.to_string(),
         })
@@ -208,6 +296,39 @@ mod tests {
             .body
             .contains("Ion O'Brien has reopened the ticket with ID 42"));
         assert!(mail.body.contains("https://id.example.org/tickets/view/42"));
+    }
+
+    #[test]
+    fn the_review_request_carries_the_personal_link() {
+        let mail = templates()
+            .compose_review_request("ana@example.org", TicketId(42), "a.b-c_d")
+            .unwrap();
+        assert_eq!(mail.subject, "Tell us how you used our research!");
+        assert!(mail
+            .body
+            .contains("https://id.example.org/tickets/view/42/review?token=a.b-c_d\n"));
+    }
+
+    #[test]
+    fn the_digest_lists_deadlines_only_when_there_are_some() {
+        let t = templates();
+        let items = vec!["(11/22/26 06:22:36): Ana added a comment to ticket x".to_string()];
+        let mail = t.compose_digest("a@x.org", "Ana", &[], &items).unwrap();
+        assert_eq!(mail.subject, "Daily digest for your ID tickets");
+        assert!(mail.body.starts_with("Hello Ana,"), "{}", mail.body);
+        assert!(!mail.body.contains("Deadlines"));
+        assert!(mail.body.contains(&format!(" * {}\n", items[0])));
+        let mail = t
+            .compose_digest(
+                "a@x.org",
+                "Ana",
+                &[(TicketId(7), "11/23/2026".into())],
+                &items,
+            )
+            .unwrap();
+        assert!(mail
+            .body
+            .contains(" * (11/23/2026): https://id.example.org/tickets/view/7\n"));
     }
 
     #[test]

@@ -19,7 +19,7 @@ use diesel_full_text_search::configuration::TsConfigurationByName;
 use diesel_full_text_search::{plainto_tsquery_with_search_config, ts_rank, TsVectorExtensions};
 
 /// The text-search configuration of `tickets.search_vector` (see the migration).
-const SEARCH_CONFIG: TsConfigurationByName = TsConfigurationByName("english");
+pub(crate) const SEARCH_CONFIG: TsConfigurationByName = TsConfigurationByName("english");
 
 fn and(a: TicketPredicate, b: TicketPredicate) -> TicketPredicate {
     Box::new(a.and(b))
@@ -40,7 +40,11 @@ fn time_range(
 }
 
 /// `scope` and every filter, the status filter only when `with_status` (the totals ignore it).
-fn ticket_predicate(scope: Scope, filter: &TicketFilter, with_status: bool) -> TicketPredicate {
+pub(crate) fn ticket_predicate(
+    scope: Scope,
+    filter: &TicketFilter,
+    with_status: bool,
+) -> TicketPredicate {
     let mut pred = visible_tickets(scope);
     pred = time_range(pred, &filter.created_at, |t, lower| {
         if lower {

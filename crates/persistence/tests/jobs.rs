@@ -52,8 +52,9 @@ fn ticket_of(job: &Job) -> i32 {
         | Job::TicketReopened { ticket, .. }
         | Job::CommentCreated { ticket, .. }
         | Job::ResponderAdded { ticket, .. }
-        | Job::SubscriberAdded { ticket, .. } => ticket.0,
-        Job::Mail(_) => 0,
+        | Job::SubscriberAdded { ticket, .. }
+        | Job::ReviewRequest { ticket } => ticket.0,
+        Job::Mail(_) | Job::Digest => 0,
     }
 }
 

@@ -9,11 +9,15 @@ pub mod collab;
 pub mod comments;
 pub mod csrf;
 pub mod errors;
+pub mod expenses;
+pub mod exports;
 pub mod ops;
 pub mod profiles;
 pub mod render;
 pub mod request;
 pub mod responders;
+pub mod reviews;
+pub mod stats;
 pub mod subscribers;
 pub mod tickets;
 
@@ -38,6 +42,8 @@ pub struct ApiSettings {
     pub expense_scopes: Vec<String>,
     /// Where attachments go and how large they may be.
     pub uploads: crate::files::UploadSettings,
+    /// The key of review tokens (derived from `DESK_SECRET_KEY`, W4).
+    pub review_tokens: crate::reviews_cli::ReviewKey,
 }
 
 /// Shared by every worker thread.
@@ -253,6 +259,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .configure(subscribers::routes)
     .configure(activities::routes)
     .configure(attachments::routes)
+    .configure(reviews::routes)
+    .configure(exports::routes)
+    .configure(expenses::routes)
+    .configure(stats::routes)
     .configure(accounts::routes)
     .route("/healthz", web::get().to(ops::healthz))
     .route("/readyz", web::get().to(ops::readyz))

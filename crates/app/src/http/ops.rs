@@ -58,6 +58,10 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         super::subscribers::list, super::subscribers::retrieve, super::subscribers::create, super::subscribers::delete,
         super::attachments::list, super::attachments::retrieve, super::attachments::create, super::attachments::delete,
         super::attachments::download, super::activities::list, super::activities::retrieve,
+        super::reviews::create,
+        super::exports::ticket_exports, super::exports::expense_exports, super::exports::review_exports,
+        super::expenses::list, super::expenses::retrieve, super::expenses::create, super::expenses::update,
+        super::expenses::delete, super::stats::ticket_stats, super::stats::review_stats,
     ),
     modifiers(&BearerScheme),
 )]

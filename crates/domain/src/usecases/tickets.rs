@@ -402,6 +402,14 @@ pub fn update_ticket(
             actor: actor.id,
         }))?;
     }
+    // W18: only a transition into `closed` asks for a review, at most one pending per ticket.
+    if proposed.status == TicketStatus::Closed && current.status != TicketStatus::Closed {
+        uow.enqueue(
+            &NewJob::now(Job::ReviewRequest { ticket: id })
+                .at(now + chrono::Duration::days(super::reviews::REQUEST_DELAY_DAYS))
+                .key(super::reviews::request_key(id)),
+        )?;
+    }
     // `updated_at` moved with the activity; return the row as stored.
     let ticket = Ticket {
         updated_at: now,

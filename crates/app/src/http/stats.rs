@@ -1,0 +1,200 @@
+//! `GET /api/v3/ticket-stats` and `GET /api/v3/review-stats` (contract §6.2, §6.3, CLIENT
+//! §9.1; W9, W22, W23): staff or superusers, all rows, not paginated. Every grouping value is
+//! part of a row's id, so ids are unique (W22).
+
+use super::collab::{included, single_document};
+use super::errors::ApiResult;
+use super::method_not_allowed;
+use super::render::{datetime, includes};
+use super::request::{check_accept, query_params};
+use super::{AppState, Caller};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use desk_domain::ports::{ReviewStat, TicketStat};
+use desk_domain::usecases::stats as usecase;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/api/v3/ticket-stats")
+            .route(web::get().to(ticket_stats))
+            .route(web::head().to(ticket_stats))
+            .default_service(web::to(method_not_allowed("GET, HEAD, OPTIONS"))),
+    )
+    .service(
+        web::resource("/api/v3/review-stats")
+            .route(web::get().to(review_stats))
+            .route(web::head().to(review_stats))
+            .default_service(web::to(method_not_allowed("GET, HEAD, OPTIONS"))),
+    );
+}
+
+fn sha256_hex(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The original id (`status + month + responder`) with the country appended (W22); rows
+/// grouped by month or responder keep the original's ids.
+pub fn ticket_stat_id(row: &TicketStat) -> String {
+    let month = row
+        .month
+        .map(|m| m.format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_default();
+    let responder = row.responder.map(|r| r.to_string()).unwrap_or_default();
+    let country = row.country.clone().unwrap_or_default();
+    sha256_hex(&format!("{}{month}{responder}{country}", row.status))
+}
+
+pub fn review_stat_id(row: &ReviewStat) -> String {
+    let responder = row.responder.map(|r| r.to_string()).unwrap_or_default();
+    let ticket = row.ticket.map(|t| t.to_string()).unwrap_or_default();
+    sha256_hex(&format!("{responder}{ticket}"))
+}
+
+fn profile_link(id: Option<desk_domain::ProfileId>) -> Value {
+    match id {
+        Some(p) => json!({"data": {"type": "profiles", "id": p.to_string()}}),
+        None => json!({"data": null}),
+    }
+}
+
+pub fn ticket_stat_resource(row: &TicketStat) -> Value {
+    json!({
+        "type": "ticket-stats",
+        "id": ticket_stat_id(row),
+        "attributes": {
+            "date": row.month.as_ref().map(datetime),
+            "count": row.count,
+            "status": row.status,
+            "country": row.country,
+            "avg-time": row.avg_hours,
+            "past-deadline": row.past_deadline,
+        },
+        "relationships": {"responder": profile_link(row.responder)},
+    })
+}
+
+pub fn review_stat_resource(row: &ReviewStat) -> Value {
+    let ticket = match row.ticket {
+        Some(t) => json!({"data": {"type": "tickets", "id": t.to_string()}}),
+        None => json!({"data": null}),
+    };
+    json!({
+        "type": "review-stats",
+        "id": review_stat_id(row),
+        "attributes": {"count": row.count, "ratings": row.ratings},
+        "relationships": {"ticket": ticket, "responder": profile_link(row.responder)},
+    })
+}
+
+/// Ticket counts per (month | country | responder, status) over all tickets.
+#[utoipa::path(get, path = "/api/v3/ticket-stats", tag = "statistics",
+    params(("by" = Option<String>, Query, description = "country, responder, else month"),
+           ("filter[by]" = Option<String>, Query, description = "same as by (what the client sends)"),
+           ("filter[created_at__gte]" = Option<String>, Query, description = "default: first of the month three months back"),
+           ("filter[startAt]" = Option<String>, Query, description = "same as filter[created_at__gte]"),
+           ("filter[created_at__lte]" = Option<String>, Query), ("filter[country]" = Option<String>, Query),
+           ("filter[status__in]" = Option<String>, Query), ("filter[kind]" = Option<String>, Query),
+           ("filter[responders__user]" = Option<i32>, Query), ("filter[responders__user__isnull]" = Option<bool>, Query),
+           ("include" = Option<String>, Query, description = "responder")),
+    responses((status = 200), (status = 400), (status = 401), (status = 403)),
+    security(("bearer" = [])))]
+pub async fn ticket_stats(
+    req: HttpRequest,
+    caller: Caller,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    check_accept(&req)?;
+    let params = query_params(&req)?;
+    let paths = includes(&params, &["responder"])?;
+    let with_responders = paths.contains("responder");
+    let now = state.clock.now();
+    let (actor, stats) = state
+        .run(&caller, move |uow, actor| {
+            usecase::ticket_stats(uow, actor, now, &params, with_responders)
+        })
+        .await?;
+    let data = stats.rows.iter().map(ticket_stat_resource).collect();
+    let inc = with_responders.then(|| included(&actor, &stats.related));
+    Ok(single_document(StatusCode::OK, Value::Array(data), inc))
+}
+
+/// Review counts and rating sums per ticket or per responder over all reviews.
+#[utoipa::path(get, path = "/api/v3/review-stats", tag = "statistics",
+    params(("by" = Option<String>, Query, description = "responder, else ticket"),
+           ("filter[by]" = Option<String>, Query, description = "same as by (what the client sends)"),
+           ("filter[created_at__gte]" = Option<String>, Query, description = "default: first of the month three months back"),
+           ("filter[startAt]" = Option<String>, Query, description = "same as filter[created_at__gte]"),
+           ("filter[created_at__lte]" = Option<String>, Query), ("filter[ticket]" = Option<i32>, Query),
+           ("filter[ticket__isnull]" = Option<bool>, Query), ("filter[ticket__responders__user]" = Option<i32>, Query),
+           ("filter[ticket__responders__user__isnull]" = Option<bool>, Query),
+           ("include" = Option<String>, Query, description = "ticket (only tickets the caller may see), responder")),
+    responses((status = 200), (status = 400), (status = 401), (status = 403)),
+    security(("bearer" = [])))]
+pub async fn review_stats(
+    req: HttpRequest,
+    caller: Caller,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    check_accept(&req)?;
+    let params = query_params(&req)?;
+    let paths = includes(&params, &["ticket", "responder"])?;
+    let (with_responders, with_tickets) = (paths.contains("responder"), paths.contains("ticket"));
+    let now = state.clock.now();
+    let (actor, stats) = state
+        .run(&caller, move |uow, actor| {
+            usecase::review_stats(uow, actor, now, &params, with_responders, with_tickets)
+        })
+        .await?;
+    let data = stats.rows.iter().map(review_stat_resource).collect();
+    let inc = (with_responders || with_tickets).then(|| included(&actor, &stats.related));
+    Ok(single_document(StatusCode::OK, Value::Array(data), inc))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use desk_domain::{ProfileId, TicketId};
+
+    fn stat(status: &str) -> TicketStat {
+        TicketStat {
+            month: None,
+            country: None,
+            responder: None,
+            status: status.into(),
+            count: 1,
+            avg_hours: 0,
+            past_deadline: 0,
+        }
+    }
+
+    #[test]
+    fn ids_keep_the_original_hash_and_add_the_country() {
+        let mut month = stat("closed");
+        month.month = Some(chrono::Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap());
+        assert_eq!(
+            ticket_stat_id(&month),
+            sha256_hex("closed2026-11-01 00:00:00")
+        );
+        assert!(ticket_stat_id(&month).starts_with("654c1f28"));
+        let mut responder = stat("new");
+        responder.responder = Some(ProfileId(14));
+        assert_eq!(ticket_stat_id(&responder), sha256_hex("new14"));
+        let (mut ro, mut md) = (stat("new"), stat("new"));
+        ro.country = Some("RO".into());
+        md.country = Some("MD".into());
+        assert_ne!(ticket_stat_id(&ro), ticket_stat_id(&md));
+        let review = ReviewStat {
+            ticket: Some(TicketId(6)),
+            responder: None,
+            count: 2,
+            ratings: 4,
+        };
+        assert_eq!(review_stat_id(&review), sha256_hex("6"));
+    }
+}
