@@ -218,8 +218,17 @@ fn review_stats_sql(q: &ReviewStatsQuery) -> Sql {
     sql
 }
 
+/// A statistic groups up to every ticket: with the default 4 MB the sort spills to disk
+/// (50 ms at 100,000 tickets). The setting lasts until the request's transaction ends.
+fn sort_in_memory(conn: &mut PgConnection) -> RepoResult<()> {
+    use diesel::connection::SimpleConnection;
+    conn.batch_execute("SET LOCAL work_mem = '32MB'")
+        .map_err(storage)
+}
+
 impl StatsRepository for PgUnitOfWork<'_> {
     fn ticket_stats(&mut self, query: &TicketStatsQuery) -> RepoResult<Vec<TicketStat>> {
+        sort_in_memory(self.conn)?;
         let rows: Vec<TicketStatRow> = ticket_stats_sql(query)
             .query()
             .load(self.conn)
@@ -239,6 +248,7 @@ impl StatsRepository for PgUnitOfWork<'_> {
     }
 
     fn review_stats(&mut self, query: &ReviewStatsQuery) -> RepoResult<Vec<ReviewStat>> {
+        sort_in_memory(self.conn)?;
         let rows: Vec<ReviewStatRow> = review_stats_sql(query)
             .query()
             .load(self.conn)
