@@ -2,13 +2,12 @@
 //! W13). Uploads are streamed to a staging file (never held in memory), counted against the
 //! limit while they arrive, sniffed from their first bytes, then moved into the file store.
 
-use super::collab::{included, list_document, row_includes, single_document};
+use super::collab::single_document;
+use super::collab::{list_rows, retrieve_row};
 use super::errors::{ApiError, ApiResult};
 use super::method_not_allowed;
 use super::render::attachment_resource;
-use super::request::{
-    check_accept, link_value, linkage, path_id, query_params, read_document, Expect,
-};
+use super::request::{check_accept, link_value, linkage, path_id, read_document, Expect};
 use super::{AppState, Caller};
 use crate::files::FsFileStore;
 use actix_multipart::Multipart;
@@ -18,7 +17,7 @@ use desk_domain::ports::FileStore;
 use desk_domain::usecases::attachments::{
     self as usecase, clean_file_name, StoredUpload, UploadInput,
 };
-use desk_domain::usecases::collaboration::{related, Link};
+use desk_domain::usecases::collaboration::Link;
 use desk_domain::AttachmentId;
 use futures_util::StreamExt;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
@@ -70,28 +69,14 @@ pub async fn list(
     caller: Caller,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    check_accept(&req)?;
-    let params = query_params(&req)?;
-    let wanted = row_includes(&params)?;
-    let query = params.clone();
-    let (actor, (listed, rel)) = state
-        .run(&caller, move |uow, actor| {
-            let listed = usecase::list_attachments(uow, actor, &query)?;
-            let (people, tickets) = wanted.ids(
-                listed.rows.iter().map(|a| a.user_id),
-                listed.rows.iter().map(|a| a.ticket_id),
-            );
-            let rel = related(uow, actor, people, tickets)?;
-            Ok((listed, rel))
-        })
-        .await?;
-    let data = listed
-        .rows
-        .iter()
-        .map(|a| attachment_resource(&req, a))
-        .collect();
-    let inc = wanted.any().then(|| included(&actor, &rel));
-    Ok(list_document(&req, &params, &listed.page, data, inc))
+    list_rows(
+        &req,
+        &caller,
+        &state,
+        |uow, actor, params| usecase::list_attachments(uow, actor, params),
+        |a| attachment_resource(&req, a),
+    )
+    .await
 }
 
 #[utoipa::path(get, path = "/api/v3/attachments/{id}", tag = "attachments",
@@ -103,23 +88,15 @@ pub async fn retrieve(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    check_accept(&req)?;
     let id = AttachmentId(path_id(&id)?);
-    let wanted = row_includes(&query_params(&req)?)?;
-    let (actor, (row, rel)) = state
-        .run(&caller, move |uow, actor| {
-            let a = usecase::get_attachment(uow, actor, id)?;
-            let (people, tickets) = wanted.ids([a.user_id], [a.ticket_id]);
-            let rel = related(uow, actor, people, tickets)?;
-            Ok((a, rel))
-        })
-        .await?;
-    let inc = wanted.any().then(|| included(&actor, &rel));
-    Ok(single_document(
-        StatusCode::OK,
-        attachment_resource(&req, &row),
-        inc,
-    ))
+    retrieve_row(
+        &req,
+        &caller,
+        &state,
+        move |uow, actor| usecase::get_attachment(uow, actor, id),
+        |a| attachment_resource(&req, a),
+    )
+    .await
 }
 
 /// What the multipart form carried.

@@ -3,12 +3,17 @@
 
 use super::errors::ApiResult;
 use super::render::{includes, pagination_links, profile_resource, ticket_resource};
+use super::request::{check_accept, query_params};
 use super::{document, AppState, Caller};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
+use desk_domain::error::DomainResult;
 use desk_domain::listing::{PageSlice, Params};
-use desk_domain::usecases::collaboration::Related;
-use desk_domain::{Actor, ProfileId, TicketId};
+use desk_domain::usecases::collaboration::{related, Listed, Related};
+use desk_domain::{
+    Actor, Attachment, Comment, Expense, ProfileId, Responder, Subscriber, TicketId,
+};
+use desk_persistence::PgUnitOfWork;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
@@ -129,4 +134,100 @@ where
 {
     state.run(caller, work).await?;
     Ok(no_content())
+}
+
+/// What a ticket-bound row names, for `include=user,ticket`.
+pub trait RowLinks {
+    /// The profile the row belongs to (none for an e-mail-only subscription).
+    fn user(&self) -> Option<ProfileId>;
+    fn ticket(&self) -> TicketId;
+}
+
+macro_rules! row_links {
+    ($($row:ty => |$r:ident| $user:expr),+ $(,)?) => {
+        $(impl RowLinks for $row {
+            fn user(&self) -> Option<ProfileId> {
+                let $r = self;
+                $user
+            }
+            fn ticket(&self) -> TicketId {
+                self.ticket_id
+            }
+        })+
+    };
+}
+
+row_links!(
+    Comment => |r| Some(r.user_id),
+    Responder => |r| Some(r.user_id),
+    Subscriber => |r| r.user_id,
+    Expense => |r| Some(r.user_id),
+    Attachment => |r| Some(r.user_id),
+);
+
+/// The related resources `wanted` asks for, for these rows (one query per type).
+fn related_of<'a, T: RowLinks + 'a>(
+    uow: &mut PgUnitOfWork<'_>,
+    actor: &Actor,
+    wanted: Wanted,
+    rows: impl Iterator<Item = &'a T> + Clone,
+) -> DomainResult<Related> {
+    let (people, tickets) = wanted.ids(
+        rows.clone().filter_map(RowLinks::user),
+        rows.map(RowLinks::ticket),
+    );
+    related(uow, actor, people, tickets)
+}
+
+/// `GET` of a ticket-bound collection: the use case's page, its includes, one document.
+pub async fn list_rows<T, L>(
+    req: &HttpRequest,
+    caller: &Caller,
+    state: &AppState,
+    list: L,
+    render: impl Fn(&T) -> Value,
+) -> ApiResult<HttpResponse>
+where
+    T: RowLinks + Send + 'static,
+    L: FnOnce(&mut PgUnitOfWork<'_>, &Actor, &Params) -> DomainResult<Listed<T>> + Send + 'static,
+{
+    check_accept(req)?;
+    let params = query_params(req)?;
+    let wanted = row_includes(&params)?;
+    let query = params.clone();
+    let (actor, (listed, rel)) = state
+        .run(caller, move |uow, actor| {
+            let listed = list(uow, actor, &query)?;
+            let rel = related_of(uow, actor, wanted, listed.rows.iter())?;
+            Ok((listed, rel))
+        })
+        .await?;
+    let data = listed.rows.iter().map(render).collect();
+    let inc = wanted.any().then(|| included(&actor, &rel));
+    Ok(list_document(req, &params, &listed.page, data, inc))
+}
+
+/// `GET` of one ticket-bound row (404 outside the caller's scope) with its includes.
+pub async fn retrieve_row<T, G>(
+    req: &HttpRequest,
+    caller: &Caller,
+    state: &AppState,
+    get: G,
+    render: impl Fn(&T) -> Value,
+) -> ApiResult<HttpResponse>
+where
+    T: RowLinks + Send + 'static,
+    G: FnOnce(&mut PgUnitOfWork<'_>, &Actor) -> DomainResult<T> + Send + 'static,
+{
+    check_accept(req)?;
+    let wanted = row_includes(&query_params(req)?)?;
+    let (actor, (row, rel)) = state
+        .run(caller, move |uow, actor| {
+            let row = get(uow, actor)?;
+            let rel = related_of(uow, actor, wanted, std::iter::once(&row))?;
+            Ok((row, rel))
+        })
+        .await?;
+    let inc = wanted.any().then(|| included(&actor, &rel));
+    Ok(single_document(StatusCode::OK, render(&row), inc))
 }

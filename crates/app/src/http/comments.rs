@@ -1,14 +1,14 @@
 //! `/api/v3/comments` (contract §3.2, CLIENT §6.10; W26).
 
-use super::collab::{included, list_document, row_includes, single_document};
+use super::collab::single_document;
+use super::collab::{list_rows, retrieve_row};
 use super::errors::ApiResult;
 use super::method_not_allowed;
 use super::render::comment_resource;
-use super::request::{check_accept, linkage, path_id, query_params, read_document, Expect};
+use super::request::{check_accept, linkage, path_id, read_document, Expect};
 use super::{AppState, Caller};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use desk_domain::usecases::collaboration::related;
 use desk_domain::usecases::comments as usecase;
 use desk_domain::CommentId;
 
@@ -41,24 +41,14 @@ pub async fn list(
     caller: Caller,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    check_accept(&req)?;
-    let params = query_params(&req)?;
-    let wanted = row_includes(&params)?;
-    let query = params.clone();
-    let (actor, (listed, rel)) = state
-        .run(&caller, move |uow, actor| {
-            let listed = usecase::list_comments(uow, actor, &query)?;
-            let (people, tickets) = wanted.ids(
-                listed.rows.iter().map(|c| c.user_id),
-                listed.rows.iter().map(|c| c.ticket_id),
-            );
-            let rel = related(uow, actor, people, tickets)?;
-            Ok((listed, rel))
-        })
-        .await?;
-    let data = listed.rows.iter().map(comment_resource).collect();
-    let inc = wanted.any().then(|| included(&actor, &rel));
-    Ok(list_document(&req, &params, &listed.page, data, inc))
+    list_rows(
+        &req,
+        &caller,
+        &state,
+        |uow, actor, params| usecase::list_comments(uow, actor, params),
+        comment_resource,
+    )
+    .await
 }
 
 #[utoipa::path(get, path = "/api/v3/comments/{id}", tag = "comments",
@@ -70,23 +60,15 @@ pub async fn retrieve(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    check_accept(&req)?;
     let id = CommentId(path_id(&id)?);
-    let wanted = row_includes(&query_params(&req)?)?;
-    let (actor, (comment, rel)) = state
-        .run(&caller, move |uow, actor| {
-            let c = usecase::get_comment(uow, actor, id)?;
-            let (people, tickets) = wanted.ids([c.user_id], [c.ticket_id]);
-            let rel = related(uow, actor, people, tickets)?;
-            Ok((c, rel))
-        })
-        .await?;
-    let inc = wanted.any().then(|| included(&actor, &rel));
-    Ok(single_document(
-        StatusCode::OK,
-        comment_resource(&comment),
-        inc,
-    ))
+    retrieve_row(
+        &req,
+        &caller,
+        &state,
+        move |uow, actor| usecase::get_comment(uow, actor, id),
+        comment_resource,
+    )
+    .await
 }
 
 /// Comment on a ticket the caller takes part in (superusers: any ticket).

@@ -1,15 +1,15 @@
 //! `/api/v3/expenses` (contract §3.7, CLIENT §6.14; W5): staff and superusers manage the
 //! expenses of any existing ticket; `include=ticket` renders only tickets the caller sees.
 
-use super::collab::{delete_with, included, list_document, row_includes, single_document};
+use super::collab::{delete_with, single_document};
+use super::collab::{list_rows, retrieve_row};
 use super::errors::ApiResult;
 use super::method_not_allowed;
 use super::render::datetime;
-use super::request::{check_accept, linkage, path_id, query_params, read_document, Expect};
+use super::request::{check_accept, linkage, path_id, read_document, Expect};
 use super::{AppState, Caller};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use desk_domain::usecases::collaboration::related;
 use desk_domain::usecases::expenses::{self as usecase, format_amount};
 use desk_domain::{Expense, ExpenseId};
 use serde_json::{json, Value};
@@ -72,24 +72,14 @@ pub async fn list(
     caller: Caller,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    check_accept(&req)?;
-    let params = query_params(&req)?;
-    let wanted = row_includes(&params)?;
-    let query = params.clone();
-    let (actor, (listed, rel)) = state
-        .run(&caller, move |uow, actor| {
-            let listed = usecase::list_expenses(uow, actor, &query)?;
-            let (people, tickets) = wanted.ids(
-                listed.rows.iter().map(|e| e.user_id),
-                listed.rows.iter().map(|e| e.ticket_id),
-            );
-            let rel = related(uow, actor, people, tickets)?;
-            Ok((listed, rel))
-        })
-        .await?;
-    let data = listed.rows.iter().map(expense_resource).collect();
-    let inc = wanted.any().then(|| included(&actor, &rel));
-    Ok(list_document(&req, &params, &listed.page, data, inc))
+    list_rows(
+        &req,
+        &caller,
+        &state,
+        |uow, actor, params| usecase::list_expenses(uow, actor, params),
+        expense_resource,
+    )
+    .await
 }
 
 #[utoipa::path(get, path = "/api/v3/expenses/{id}", tag = "expenses",
@@ -101,23 +91,15 @@ pub async fn retrieve(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    check_accept(&req)?;
     let id = ExpenseId(path_id(&id)?);
-    let wanted = row_includes(&query_params(&req)?)?;
-    let (actor, (expense, rel)) = state
-        .run(&caller, move |uow, actor| {
-            let e = usecase::get_expense(uow, actor, id)?;
-            let (people, tickets) = wanted.ids([e.user_id], [e.ticket_id]);
-            let rel = related(uow, actor, people, tickets)?;
-            Ok((e, rel))
-        })
-        .await?;
-    let inc = wanted.any().then(|| included(&actor, &rel));
-    Ok(single_document(
-        StatusCode::OK,
-        expense_resource(&expense),
-        inc,
-    ))
+    retrieve_row(
+        &req,
+        &caller,
+        &state,
+        move |uow, actor| usecase::get_expense(uow, actor, id),
+        expense_resource,
+    )
+    .await
 }
 
 /// Record an expense on any existing ticket (staff and superusers).

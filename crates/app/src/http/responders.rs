@@ -1,14 +1,14 @@
 //! `/api/v3/responders` (contract §3.5, §4.3, CLIENT §6.12).
 
-use super::collab::{delete_with, included, list_document, row_includes, single_document};
+use super::collab::{delete_with, single_document};
+use super::collab::{list_rows, retrieve_row};
 use super::errors::ApiResult;
 use super::method_not_allowed;
 use super::render::responder_resource;
-use super::request::{check_accept, linkage, path_id, query_params, read_document, Expect};
+use super::request::{check_accept, linkage, path_id, read_document, Expect};
 use super::{AppState, Caller};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use desk_domain::usecases::collaboration::related;
 use desk_domain::usecases::responders as usecase;
 use desk_domain::ResponderId;
 
@@ -41,24 +41,14 @@ pub async fn list(
     caller: Caller,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    check_accept(&req)?;
-    let params = query_params(&req)?;
-    let wanted = row_includes(&params)?;
-    let query = params.clone();
-    let (actor, (listed, rel)) = state
-        .run(&caller, move |uow, actor| {
-            let listed = usecase::list_responders(uow, actor, &query)?;
-            let (people, tickets) = wanted.ids(
-                listed.rows.iter().map(|r| r.user_id),
-                listed.rows.iter().map(|r| r.ticket_id),
-            );
-            let rel = related(uow, actor, people, tickets)?;
-            Ok((listed, rel))
-        })
-        .await?;
-    let data = listed.rows.iter().map(responder_resource).collect();
-    let inc = wanted.any().then(|| included(&actor, &rel));
-    Ok(list_document(&req, &params, &listed.page, data, inc))
+    list_rows(
+        &req,
+        &caller,
+        &state,
+        |uow, actor, params| usecase::list_responders(uow, actor, params),
+        responder_resource,
+    )
+    .await
 }
 
 #[utoipa::path(get, path = "/api/v3/responders/{id}", tag = "responders",
@@ -70,23 +60,15 @@ pub async fn retrieve(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    check_accept(&req)?;
     let id = ResponderId(path_id(&id)?);
-    let wanted = row_includes(&query_params(&req)?)?;
-    let (actor, (row, rel)) = state
-        .run(&caller, move |uow, actor| {
-            let r = usecase::get_responder(uow, actor, id)?;
-            let (people, tickets) = wanted.ids([r.user_id], [r.ticket_id]);
-            let rel = related(uow, actor, people, tickets)?;
-            Ok((r, rel))
-        })
-        .await?;
-    let inc = wanted.any().then(|| included(&actor, &rel));
-    Ok(single_document(
-        StatusCode::OK,
-        responder_resource(&row),
-        inc,
-    ))
+    retrieve_row(
+        &req,
+        &caller,
+        &state,
+        move |uow, actor| usecase::get_responder(uow, actor, id),
+        responder_resource,
+    )
+    .await
 }
 
 /// Assign a researcher (superusers); the ticket moves to `in-progress`.

@@ -1,10 +1,11 @@
 //! `/api/v3/subscribers` (contract §3.6, §4.3, CLIENT §6.13; W6, W15).
 
-use super::collab::{delete_with, included, list_document, row_includes, single_document};
+use super::collab::{delete_with, included, single_document};
+use super::collab::{list_rows, retrieve_row};
 use super::errors::ApiResult;
 use super::method_not_allowed;
 use super::render::subscriber_resource;
-use super::request::{check_accept, linkage, path_id, query_params, read_document, Expect};
+use super::request::{check_accept, linkage, path_id, read_document, Expect};
 use super::{AppState, Caller};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -41,24 +42,14 @@ pub async fn list(
     caller: Caller,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    check_accept(&req)?;
-    let params = query_params(&req)?;
-    let wanted = row_includes(&params)?;
-    let query = params.clone();
-    let (actor, (listed, rel)) = state
-        .run(&caller, move |uow, actor| {
-            let listed = usecase::list_subscribers(uow, actor, &query)?;
-            let (people, tickets) = wanted.ids(
-                listed.rows.iter().filter_map(|r| r.user_id),
-                listed.rows.iter().map(|r| r.ticket_id),
-            );
-            let rel = related(uow, actor, people, tickets)?;
-            Ok((listed, rel))
-        })
-        .await?;
-    let data = listed.rows.iter().map(subscriber_resource).collect();
-    let inc = wanted.any().then(|| included(&actor, &rel));
-    Ok(list_document(&req, &params, &listed.page, data, inc))
+    list_rows(
+        &req,
+        &caller,
+        &state,
+        |uow, actor, params| usecase::list_subscribers(uow, actor, params),
+        subscriber_resource,
+    )
+    .await
 }
 
 #[utoipa::path(get, path = "/api/v3/subscribers/{id}", tag = "subscribers",
@@ -70,23 +61,15 @@ pub async fn retrieve(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    check_accept(&req)?;
     let id = SubscriberId(path_id(&id)?);
-    let wanted = row_includes(&query_params(&req)?)?;
-    let (actor, (row, rel)) = state
-        .run(&caller, move |uow, actor| {
-            let r = usecase::get_subscriber(uow, actor, id)?;
-            let (people, tickets) = wanted.ids(r.user_id, [r.ticket_id]);
-            let rel = related(uow, actor, people, tickets)?;
-            Ok((r, rel))
-        })
-        .await?;
-    let inc = wanted.any().then(|| included(&actor, &rel));
-    Ok(single_document(
-        StatusCode::OK,
-        subscriber_resource(&row),
-        inc,
-    ))
+    retrieve_row(
+        &req,
+        &caller,
+        &state,
+        move |uow, actor| usecase::get_subscriber(uow, actor, id),
+        subscriber_resource,
+    )
+    .await
 }
 
 /// Subscribe a person by e-mail (requester, responders, superusers; W6).
