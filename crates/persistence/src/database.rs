@@ -58,7 +58,11 @@ impl Database {
             .map_err(|e| PersistenceError::Connect(e.to_string().trim().to_string()))?;
         let pool = Pool::builder()
             .max_size(pool_size.max(1))
-            .min_idle(Some(1))
+            // No idle floor: with one, r2d2 reconnects in a background thread as soon as a
+            // connection is taken, and a short command (`desk seed` refusing a non-empty
+            // database) could exit while that thread is inside libpq — a segfault at exit.
+            // Connections are opened when needed and then kept.
+            .min_idle(Some(0))
             .connection_timeout(Duration::from_secs(10))
             .test_on_check_out(false)
             .build(ConnectionManager::<PgConnection>::new(url))
