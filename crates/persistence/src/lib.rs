@@ -27,6 +27,7 @@ pub mod embedded;
 mod error;
 mod expenses;
 mod exports;
+mod fragments;
 pub mod jobs;
 mod models;
 mod operators;

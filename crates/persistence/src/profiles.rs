@@ -1,6 +1,7 @@
 //! `ProfileRepository` and `IdentityRepository`.
 
 use crate::error::storage;
+use crate::fragments::{static_sql, StaticSql};
 use crate::models::ProfileRow;
 use crate::schema::{profile_identities, profiles};
 use crate::uow::PgUnitOfWork;
@@ -9,7 +10,6 @@ use desk_domain::policy::ProfileScope;
 use desk_domain::ports::{IdentityRepository, ProfileDetails, ProfileRepository, RepoResult};
 use desk_domain::*;
 use diesel::dsl::{now, sql};
-use diesel::expression::SqlLiteral;
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Text};
@@ -19,18 +19,16 @@ diesel::define_sql_function!(fn lower(x: Text) -> Text);
 type ProfilePredicate = Box<dyn BoxableExpression<profiles::table, Pg, SqlType = Bool>>;
 
 /// `tickets-count` of the profile row in scope (§1.1): all tickets for a superuser, else the
-/// distinct tickets it requested, responds to or is subscribed to with its profile. The UNION
-/// of three index lookups per profile avoids scanning the tickets once per profile; the
-/// all-tickets count of superusers reads the trigger-kept `ticket_status_counts`.
-fn tickets_count() -> SqlLiteral<BigInt> {
-    sql::<BigInt>(
+/// distinct tickets it requested, responds to or is subscribed to with its profile. Both
+/// are counters kept by triggers, read as a few rows per profile: `ticket_status_counts`
+/// (every ticket) and `profile_ticket_counts` (the size of the profile's set in
+/// `ticket_participants`).
+fn tickets_count() -> StaticSql<BigInt> {
+    static_sql::<BigInt>(
         "CASE WHEN profiles.is_superuser \
          THEN (SELECT coalesce(sum(n), 0)::bigint FROM ticket_status_counts) \
-         ELSE (SELECT count(*) FROM ( \
-             SELECT t.id FROM tickets t WHERE t.requester_id = profiles.id \
-             UNION SELECT r.ticket_id FROM responders r WHERE r.user_id = profiles.id \
-             UNION SELECT s.ticket_id FROM subscribers s WHERE s.user_id = profiles.id \
-         ) AS mine) END",
+         ELSE (SELECT coalesce(sum(c.n), 0)::bigint FROM profile_ticket_counts c \
+               WHERE c.profile_id = profiles.id) END",
     )
 }
 

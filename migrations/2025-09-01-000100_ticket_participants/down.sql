@@ -1,0 +1,18 @@
+DROP TRIGGER ticket_participants_update ON subscribers;
+DROP TRIGGER ticket_participants_delete ON subscribers;
+DROP TRIGGER ticket_participants_insert ON subscribers;
+DROP TRIGGER ticket_participants_update ON responders;
+DROP TRIGGER ticket_participants_delete ON responders;
+DROP TRIGGER ticket_participants_insert ON responders;
+DROP TRIGGER ticket_participants_requester ON tickets;
+DROP TRIGGER ticket_participants_delete ON tickets;
+DROP TRIGGER ticket_participants_insert ON tickets;
+DROP FUNCTION ticket_participants_members_updated();
+DROP FUNCTION ticket_participants_members_deleted();
+DROP FUNCTION ticket_participants_members_inserted();
+DROP FUNCTION ticket_participants_requester_changed();
+DROP FUNCTION ticket_participants_tickets_deleted();
+DROP FUNCTION ticket_participants_tickets_inserted();
+DROP FUNCTION ticket_participants_change(integer[], integer[], integer);
+DROP TABLE profile_ticket_counts;
+DROP TABLE ticket_participants;
