@@ -112,8 +112,9 @@ impl Database {
     }
 
     /// Runs `work` on one transaction: committed when it returns `Ok`, rolled back on `Err`.
-    /// `actor` is published as the transaction-local setting `desk.actor_id` (empty when
-    /// anonymous) so a row-level-security layer can be added without touching callers.
+    /// `actor` is published as the transaction-local setting `desk.actor_id` (left unset
+    /// when anonymous: read it with `current_setting('desk.actor_id', true)`) so a
+    /// row-level-security layer can be added without touching callers.
     pub fn in_transaction<T>(
         &self,
         actor: Option<ProfileId>,
@@ -141,13 +142,14 @@ impl Database {
             .pool
             .get()
             .map_err(|e| DomainError::Storage(format!("database pool: {e}")))?;
-        let result = conn.transaction::<T, TxError, _>(|conn| {
-            if read_only {
-                conn.batch_execute("SET TRANSACTION READ ONLY")?;
-            }
-            set_actor(conn, actor)?;
-            work(&mut PgUnitOfWork::new(conn)).map_err(TxError::Domain)
-        });
+        // `BEGIN READ ONLY` in one statement rather than BEGIN + SET TRANSACTION.
+        let result = if read_only {
+            conn.build_transaction()
+                .read_only()
+                .run(|conn| transaction_body(conn, actor, work))
+        } else {
+            conn.transaction(|conn| transaction_body(conn, actor, work))
+        };
         match result {
             Ok(value) => Ok(value),
             Err(TxError::Domain(e)) => Err(e),
@@ -161,6 +163,21 @@ impl Database {
     ) -> Result<PooledConnection<ConnectionManager<PgConnection>>, PersistenceError> {
         self.conn()
     }
+}
+
+/// The body of every request transaction: the actor is published, then `work` runs.
+fn transaction_body<T>(
+    conn: &mut PgConnection,
+    actor: Option<ProfileId>,
+    work: impl FnOnce(&mut PgUnitOfWork<'_>) -> Result<T, DomainError>,
+) -> Result<T, TxError> {
+    // An anonymous transaction publishes nothing: the setting of an earlier transaction was
+    // local to it, so `current_setting('desk.actor_id', true)` is already empty or unset
+    // here (one round trip less on every request).
+    if actor.is_some() {
+        set_actor(conn, actor)?;
+    }
+    work(&mut PgUnitOfWork::new(conn)).map_err(TxError::Domain)
 }
 
 /// `SELECT set_config('desk.actor_id', $1, true)`: local to the current transaction.

@@ -4,17 +4,18 @@ use super::collab::{list_body, single_document};
 use super::errors::ApiResult;
 use super::method_not_allowed;
 use super::render::{
-    activity_resource, comment_resource, includes, profile_resource, ticket_resource,
+    activity_resource, comment_resource, includes, profile_resource, rendered, ticket_resource,
+    Rendered,
 };
 use super::request::{check_accept, path_id, query_params};
-use super::{document, AppState, Caller};
+use super::{AppState, Caller};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use desk_domain::activity::{ActionObject, Activity};
 use desk_domain::usecases::activities::{self as usecase, timeline_objects, TimelineObjects};
 use desk_domain::usecases::collaboration::{related, Related};
 use desk_domain::{ActivityId, Actor, ProfileId};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::collections::BTreeSet;
 
 const INCLUDES: &[&str] = &["user", "comment", "responder-user", "ticket"];
@@ -58,7 +59,7 @@ fn included(
     objects: &TimelineObjects,
     rel: &Related,
     paths: &BTreeSet<String>,
-) -> Vec<Value> {
+) -> Vec<Rendered> {
     let mut comments = BTreeSet::new();
     let mut people: BTreeSet<ProfileId> = BTreeSet::new();
     for a in rows {
@@ -75,7 +76,7 @@ fn included(
             _ => {}
         }
     }
-    let mut out: Vec<Value> = comments
+    let mut out: Vec<Rendered> = comments
         .iter()
         .filter_map(|id| objects.comments.get(id))
         .map(comment_resource)
@@ -84,12 +85,12 @@ fn included(
         people
             .iter()
             .filter_map(|id| objects.profiles.get(id))
-            .map(|v| profile_resource(actor, v)),
+            .map(|v| rendered(&profile_resource(actor, v))),
     );
     out.extend(
         rel.tickets
             .iter()
-            .map(|t| ticket_resource(actor, t, &rel.graph)),
+            .map(|t| rendered(&ticket_resource(actor, t, &rel.graph))),
     );
     out
 }
@@ -130,9 +131,9 @@ pub async fn list(
     let mut body = list_body(&req, &params, &timeline.listed.page, data, inc);
     // Ids as strings, of the whole filtered set; no meta for an empty one (CLIENT §6.9).
     if let Some((first, last)) = timeline.ends {
-        body["meta"] = json!({"first-id": first.to_string(), "last-id": last.to_string()});
+        body = body.meta(json!({"first-id": first.to_string(), "last-id": last.to_string()}));
     }
-    Ok(document(StatusCode::OK, body))
+    Ok(body.respond(StatusCode::OK))
 }
 
 #[utoipa::path(get, path = "/api/v3/activities/{id}", tag = "activities",

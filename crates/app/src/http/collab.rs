@@ -2,9 +2,11 @@
 //! activities) share: `include=user,ticket`, and the collection and single documents.
 
 use super::errors::ApiResult;
-use super::render::{includes, pagination_links, profile_resource, ticket_resource};
+use super::render::{
+    includes, pagination_links, profile_resource, rendered, ticket_resource, Document, Rendered,
+};
 use super::request::{check_accept, query_params};
-use super::{document, AppState, Caller};
+use super::{AppState, Caller};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 use desk_domain::error::DomainResult;
@@ -14,7 +16,6 @@ use desk_domain::{
     Actor, Attachment, Comment, Expense, ProfileId, Responder, Subscriber, TicketId,
 };
 use desk_persistence::PgUnitOfWork;
-use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
 /// The include paths of comments, responders, subscribers and attachments.
@@ -63,18 +64,18 @@ pub fn row_includes(params: &Params) -> ApiResult<Wanted> {
 }
 
 /// Profiles (by id; e-mail hidden per policy) then visible tickets (by id).
-pub fn included(actor: &Actor, related: &Related) -> Vec<Value> {
+pub fn included(actor: &Actor, related: &Related) -> Vec<Rendered> {
     let mut people: Vec<_> = related.profiles.values().collect();
     people.sort_by_key(|v| v.profile.id);
-    let mut out: Vec<Value> = people
+    let mut out: Vec<Rendered> = people
         .into_iter()
-        .map(|v| profile_resource(actor, v))
+        .map(|v| rendered(&profile_resource(actor, v)))
         .collect();
     out.extend(
         related
             .tickets
             .iter()
-            .map(|t| ticket_resource(actor, t, &related.graph)),
+            .map(|t| rendered(&ticket_resource(actor, t, &related.graph))),
     );
     out
 }
@@ -84,37 +85,31 @@ pub fn list_body(
     req: &HttpRequest,
     params: &Params,
     page: &PageSlice,
-    data: Vec<Value>,
-    included: Option<Vec<Value>>,
-) -> Value {
-    let mut body = json!({"links": pagination_links(req, params, page), "data": data});
-    if let Some(included) = included {
-        body["included"] = Value::Array(included);
-    }
-    body
+    data: Vec<Rendered>,
+    included: Option<Vec<Rendered>>,
+) -> Document {
+    Document::many(data)
+        .links(pagination_links(req, params, page))
+        .included(included)
 }
 
 pub fn list_document(
     req: &HttpRequest,
     params: &Params,
     page: &PageSlice,
-    data: Vec<Value>,
-    included: Option<Vec<Value>>,
+    data: Vec<Rendered>,
+    included: Option<Vec<Rendered>>,
 ) -> HttpResponse {
-    document(StatusCode::OK, list_body(req, params, page, data, included))
+    list_body(req, params, page, data, included).respond(StatusCode::OK)
 }
 
 /// `{"data", "included"?}`.
 pub fn single_document(
     status: StatusCode,
-    data: Value,
-    included: Option<Vec<Value>>,
+    data: Rendered,
+    included: Option<Vec<Rendered>>,
 ) -> HttpResponse {
-    let mut body = json!({ "data": data });
-    if let Some(included) = included {
-        body["included"] = Value::Array(included);
-    }
-    document(status, body)
+    Document::one(data).included(included).respond(status)
 }
 
 /// 204 with an empty body.
@@ -185,7 +180,7 @@ pub async fn list_rows<T, L>(
     caller: &Caller,
     state: &AppState,
     list: L,
-    render: impl Fn(&T) -> Value,
+    render: impl Fn(&T) -> Rendered,
 ) -> ApiResult<HttpResponse>
 where
     T: RowLinks + Send + 'static,
@@ -213,7 +208,7 @@ pub async fn retrieve_row<T, G>(
     caller: &Caller,
     state: &AppState,
     get: G,
-    render: impl Fn(&T) -> Value,
+    render: impl Fn(&T) -> Rendered,
 ) -> ApiResult<HttpResponse>
 where
     T: RowLinks + Send + 'static,

@@ -5,14 +5,14 @@ use super::collab::{delete_with, single_document};
 use super::collab::{list_rows, retrieve_row};
 use super::errors::ApiResult;
 use super::method_not_allowed;
-use super::render::datetime;
+use super::render::{datetime, rendered, Rendered};
 use super::request::{check_accept, linkage, path_id, read_document, Expect};
 use super::{AppState, Caller};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use desk_domain::usecases::expenses::{self as usecase, format_amount};
 use desk_domain::{Expense, ExpenseId};
-use serde_json::{json, Value};
+use serde_json::json;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -36,8 +36,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// An `expenses` resource; the amount as an exact decimal string with four places.
-pub fn expense_resource(e: &Expense) -> Value {
-    json!({
+pub fn expense_resource(e: &Expense) -> Rendered {
+    rendered(&json!({
         "type": "expenses",
         "id": e.id.to_string(),
         "attributes": {
@@ -54,7 +54,7 @@ pub fn expense_resource(e: &Expense) -> Value {
             "user": {"data": {"type": "profiles", "id": e.user_id.to_string()}},
             "ticket": {"data": {"type": "tickets", "id": e.ticket_id.to_string()}},
         }
-    })
+    }))
 }
 
 /// Every expense for staff and superusers; an empty list for everybody else.

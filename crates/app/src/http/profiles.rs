@@ -1,25 +1,24 @@
 //! `/api/v3/me` and `/api/v3/profiles` (contract §3.9, §3.10, CLIENT.md §6.1, §6.6, §6.7).
 
 use super::errors::ApiResult;
-use super::render::{me_meta, pagination_links, profile_resource};
+use super::render::{me_meta, pagination_links, profile_resource, rendered, Document};
 use super::request::{check_accept, path_id, query_params, read_document, Expect};
-use super::{document, AppState, Caller};
+use super::{AppState, Caller};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use desk_domain::usecases::profiles as usecase;
 use desk_domain::{Actor, ProfileId, ProfileView};
-use serde_json::{json, Value};
 
 /// A single profile document; the caller's own carries the `/me` meta (CLIENT.md §6.1 caveat).
-fn profile_document(state: &AppState, actor: &Actor, view: &ProfileView) -> Value {
-    let mut body = json!({"data": profile_resource(actor, view)});
+fn profile_document(state: &AppState, actor: &Actor, view: &ProfileView) -> HttpResponse {
+    let mut document = Document::one(rendered(&profile_resource(actor, view)));
     if view.profile.id == actor.id {
-        body["meta"] = me_meta(
+        document = document.meta(me_meta(
             &state.settings.member_centers,
             &state.settings.expense_scopes,
-        );
+        ));
     }
-    body
+    document.respond(StatusCode::OK)
 }
 
 /// The caller's profile (e-mail included) with the configured member centres and expense scopes.
@@ -34,10 +33,7 @@ pub async fn me(
     let (actor, view) = state
         .run(&caller, |uow, actor| usecase::me(uow, actor))
         .await?;
-    Ok(document(
-        StatusCode::OK,
-        profile_document(&state, &actor, &view),
-    ))
+    Ok(profile_document(&state, &actor, &view))
 }
 
 /// Profiles: superusers see every active profile (with filters), others only themselves.
@@ -58,13 +54,14 @@ pub async fn list(
             usecase::list_profiles(uow, actor, &query)
         })
         .await?;
-    let data: Vec<Value> = listing
+    let data = listing
         .profiles
         .iter()
-        .map(|v| profile_resource(&actor, v))
+        .map(|v| rendered(&profile_resource(&actor, v)))
         .collect();
-    let body = json!({"links": pagination_links(&req, &params, &listing.page), "data": data});
-    Ok(document(StatusCode::OK, body))
+    Ok(Document::many(data)
+        .links(pagination_links(&req, &params, &listing.page))
+        .respond(StatusCode::OK))
 }
 
 #[utoipa::path(get, path = "/api/v3/profiles/{id}", tag = "profiles", params(("id" = String, Path)),
@@ -82,10 +79,7 @@ pub async fn retrieve(
             usecase::get_profile(uow, actor, id)
         })
         .await?;
-    Ok(document(
-        StatusCode::OK,
-        profile_document(&state, &actor, &view),
-    ))
+    Ok(profile_document(&state, &actor, &view))
 }
 
 /// Update the bio (the only writable attribute).
@@ -116,8 +110,5 @@ pub async fn update(
             usecase::update_profile(uow, actor, id, &input.attributes)
         })
         .await?;
-    Ok(document(
-        StatusCode::OK,
-        profile_document(&state, &actor, &view),
-    ))
+    Ok(profile_document(&state, &actor, &view))
 }

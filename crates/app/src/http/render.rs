@@ -8,8 +8,21 @@ use desk_domain::listing::{PageSlice, Params, StatusTotals};
 use desk_domain::policy::{self, Actor};
 use desk_domain::usecases::tickets::TicketGraph;
 use desk_domain::*;
+use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeSet;
+
+/// A resource object already serialized: documents are assembled from these without
+/// building (and copying) a `serde_json::Value` tree per resource, which took most of the
+/// CPU time of a ticket list.
+pub type Rendered = Box<RawValue>;
+
+/// Serializes a resource once. Resources are plain data (string keys, no custom
+/// serializers), for which serde_json cannot fail.
+pub fn rendered<T: Serialize + ?Sized>(resource: &T) -> Rendered {
+    serde_json::value::to_raw_value(resource).expect("resource objects always serialize")
+}
 
 /// `YYYY-MM-DDTHH:MM:SSZ`: seconds precision, literal `Z`.
 pub fn datetime(t: &DateTime<Utc>) -> Value {
@@ -20,52 +33,214 @@ pub fn opt_datetime(t: &Option<DateTime<Utc>>) -> Value {
     t.as_ref().map(datetime).unwrap_or(Value::Null)
 }
 
-fn identifier(kind: &str, id: impl ToString) -> Value {
-    json!({"type": kind, "id": id.to_string()})
+/// A timestamp serialized as [`datetime`] renders it, without an intermediate `Value`.
+#[derive(Clone, Copy)]
+pub struct Timestamp<'a>(pub &'a DateTime<Utc>);
+
+impl Serialize for Timestamp<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0.format("%Y-%m-%dT%H:%M:%SZ"))
+    }
 }
 
-fn to_many(kind: &str, ids: impl IntoIterator<Item = i32>) -> Value {
-    let data: Vec<Value> = ids.into_iter().map(|id| identifier(kind, id)).collect();
-    json!({"meta": {"count": data.len()}, "data": data})
+fn opt_timestamp(t: &Option<DateTime<Utc>>) -> Option<Timestamp<'_>> {
+    t.as_ref().map(Timestamp)
+}
+
+/// `{"type", "id"}`: a resource identifier object (ids are strings on the wire).
+#[derive(Serialize)]
+pub struct Identifier {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: String,
+}
+
+pub fn identifier(kind: &'static str, id: impl ToString) -> Identifier {
+    Identifier {
+        kind,
+        id: id.to_string(),
+    }
+}
+
+/// A to-one relationship: `{"data": identifier | null}`.
+#[derive(Serialize)]
+pub struct ToOne {
+    data: Option<Identifier>,
+}
+
+pub fn to_one(kind: &'static str, id: Option<i32>) -> ToOne {
+    ToOne {
+        data: id.map(|id| identifier(kind, id)),
+    }
+}
+
+#[derive(Serialize)]
+struct Count {
+    count: usize,
+}
+
+/// A to-many relationship with its `meta.count`.
+#[derive(Serialize)]
+struct ToMany {
+    meta: Count,
+    data: Vec<Identifier>,
+}
+
+fn to_many(kind: &'static str, ids: impl IntoIterator<Item = i32>) -> ToMany {
+    let data: Vec<Identifier> = ids.into_iter().map(|id| identifier(kind, id)).collect();
+    ToMany {
+        meta: Count { count: data.len() },
+        data,
+    }
+}
+
+#[derive(Serialize)]
+struct ProfileAttributes<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email: Option<&'a str>,
+    #[serde(rename = "first-name")]
+    first_name: &'a str,
+    #[serde(rename = "last-name")]
+    last_name: &'a str,
+    #[serde(rename = "is-staff")]
+    is_staff: bool,
+    #[serde(rename = "is-superuser")]
+    is_superuser: bool,
+    bio: &'a Option<String>,
+    locale: &'a str,
+    #[serde(rename = "tickets-count")]
+    tickets_count: i64,
+}
+
+/// A `profiles` resource object.
+#[derive(Serialize)]
+pub struct ProfileResource<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: String,
+    attributes: ProfileAttributes<'a>,
 }
 
 /// A `profiles` resource; `email` is left out unless the viewer may see it.
-pub fn profile_resource(viewer: &Actor, view: &ProfileView) -> Value {
+pub fn profile_resource<'a>(viewer: &Actor, view: &'a ProfileView) -> ProfileResource<'a> {
     let p = &view.profile;
-    let mut attributes = Map::new();
-    if policy::sees_email_of(viewer, p.id) {
-        attributes.insert("email".into(), json!(p.email));
+    ProfileResource {
+        kind: "profiles",
+        id: p.id.to_string(),
+        attributes: ProfileAttributes {
+            email: policy::sees_email_of(viewer, p.id).then_some(p.email.as_str()),
+            first_name: &p.first_name,
+            last_name: &p.last_name,
+            is_staff: p.is_staff,
+            is_superuser: p.is_superuser,
+            bio: &p.bio,
+            locale: &p.locale,
+            tickets_count: view.tickets_count,
+        },
     }
-    attributes.insert("first-name".into(), json!(p.first_name));
-    attributes.insert("last-name".into(), json!(p.last_name));
-    attributes.insert("is-staff".into(), json!(p.is_staff));
-    attributes.insert("is-superuser".into(), json!(p.is_superuser));
-    attributes.insert("bio".into(), json!(p.bio));
-    attributes.insert("locale".into(), json!(p.locale));
-    attributes.insert("tickets-count".into(), json!(view.tickets_count));
-    json!({"type": "profiles", "id": p.id.to_string(), "attributes": attributes})
 }
 
 /// The nested `users` attribute of tickets: plain objects, underscore keys, numeric ids (W33).
-fn nested_user(viewer: &Actor, view: &ProfileView) -> Value {
-    let p = &view.profile;
-    let mut user = Map::new();
-    user.insert("id".into(), json!(p.id.0));
-    if policy::sees_email_of(viewer, p.id) {
-        user.insert("email".into(), json!(p.email));
-    }
-    user.insert("first_name".into(), json!(p.first_name));
-    user.insert("last_name".into(), json!(p.last_name));
-    user.insert("is_staff".into(), json!(p.is_staff));
-    user.insert("is_superuser".into(), json!(p.is_superuser));
-    user.insert("bio".into(), json!(p.bio));
-    user.insert("locale".into(), json!(p.locale));
-    user.insert("tickets_count".into(), json!(view.tickets_count));
-    Value::Object(user)
+#[derive(Serialize)]
+struct NestedUser<'a> {
+    id: i32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email: Option<&'a str>,
+    first_name: &'a str,
+    last_name: &'a str,
+    is_staff: bool,
+    is_superuser: bool,
+    bio: &'a Option<String>,
+    locale: &'a str,
+    tickets_count: i64,
 }
 
-pub fn ticket_resource(viewer: &Actor, ticket: &Ticket, graph: &TicketGraph) -> Value {
-    let users: Vec<Value> = graph
+fn nested_user<'a>(viewer: &Actor, view: &'a ProfileView) -> NestedUser<'a> {
+    let p = &view.profile;
+    NestedUser {
+        id: p.id.0,
+        email: policy::sees_email_of(viewer, p.id).then_some(p.email.as_str()),
+        first_name: &p.first_name,
+        last_name: &p.last_name,
+        is_staff: p.is_staff,
+        is_superuser: p.is_superuser,
+        bio: &p.bio,
+        locale: &p.locale,
+        tickets_count: view.tickets_count,
+    }
+}
+
+#[derive(Serialize)]
+struct TicketAttributes<'a> {
+    users: Vec<NestedUser<'a>>,
+    kind: &'static str,
+    #[serde(rename = "request-type")]
+    request_type: &'static str,
+    status: &'static str,
+    priority: &'static str,
+    sensitive: bool,
+    whysensitive: &'a Option<String>,
+    #[serde(rename = "deadline-at")]
+    deadline_at: Option<Timestamp<'a>>,
+    #[serde(rename = "created-at")]
+    created_at: Timestamp<'a>,
+    #[serde(rename = "updated-at")]
+    updated_at: Timestamp<'a>,
+    #[serde(rename = "member-center")]
+    member_center: &'a Option<String>,
+    identifier: &'a Option<String>,
+    countries: &'a [String],
+    tags: &'a [String],
+    background: &'a str,
+    #[serde(rename = "first-name")]
+    first_name: &'a Option<String>,
+    #[serde(rename = "last-name")]
+    last_name: &'a Option<String>,
+    #[serde(rename = "born-at")]
+    born_at: Option<Timestamp<'a>>,
+    connections: &'a Option<String>,
+    sources: &'a Option<String>,
+    #[serde(rename = "business-activities")]
+    business_activities: &'a Option<String>,
+    #[serde(rename = "initial-information")]
+    initial_information: &'a Option<String>,
+    #[serde(rename = "company-name")]
+    company_name: &'a Option<String>,
+    country: &'a Option<String>,
+    /// Write-only (the reason travels as a comment): always null when read.
+    #[serde(rename = "reopen-reason")]
+    reopen_reason: Option<()>,
+    #[serde(rename = "pending-reason")]
+    pending_reason: Option<()>,
+}
+
+#[derive(Serialize)]
+struct TicketRelationships {
+    responders: ToMany,
+    subscribers: ToMany,
+    requester: ToOne,
+    #[serde(rename = "responder-users")]
+    responder_users: ToMany,
+    #[serde(rename = "subscriber-users")]
+    subscriber_users: ToMany,
+}
+
+/// A `tickets` resource object.
+#[derive(Serialize)]
+pub struct TicketResource<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: String,
+    attributes: TicketAttributes<'a>,
+    relationships: TicketRelationships,
+}
+
+pub fn ticket_resource<'a>(
+    viewer: &Actor,
+    ticket: &'a Ticket,
+    graph: &'a TicketGraph,
+) -> TicketResource<'a> {
+    let users = graph
         .ticket_users(ticket.id)
         .iter()
         .filter_map(|id| graph.profiles.get(id))
@@ -78,68 +253,100 @@ pub fn ticket_resource(viewer: &Actor, ticket: &Ticket, graph: &TicketGraph) -> 
         .iter()
         .filter_map(|s| s.user_id.map(|u| u.0))
         .collect();
-    json!({
-        "type": "tickets",
-        "id": ticket.id.to_string(),
-        "attributes": {
-            "users": users,
-            "kind": ticket.kind.as_str(),
-            "request-type": ticket.request_type.as_str(),
-            "status": ticket.status.as_str(),
-            "priority": ticket.priority.as_str(),
-            "sensitive": ticket.sensitive,
-            "whysensitive": ticket.whysensitive,
-            "deadline-at": opt_datetime(&ticket.deadline_at),
-            "created-at": datetime(&ticket.created_at),
-            "updated-at": datetime(&ticket.updated_at),
-            "member-center": ticket.member_center,
-            "identifier": ticket.identifier,
-            "countries": ticket.countries,
-            "tags": ticket.tags,
-            "background": ticket.background,
-            "first-name": ticket.first_name,
-            "last-name": ticket.last_name,
-            "born-at": opt_datetime(&ticket.born_at),
-            "connections": ticket.connections,
-            "sources": ticket.sources,
-            "business-activities": ticket.business_activities,
-            "initial-information": ticket.initial_information,
-            "company-name": ticket.company_name,
-            "country": ticket.country,
-            "reopen-reason": null,
-            "pending-reason": null,
+    TicketResource {
+        kind: "tickets",
+        id: ticket.id.to_string(),
+        attributes: TicketAttributes {
+            users,
+            kind: ticket.kind.as_str(),
+            request_type: ticket.request_type.as_str(),
+            status: ticket.status.as_str(),
+            priority: ticket.priority.as_str(),
+            sensitive: ticket.sensitive,
+            whysensitive: &ticket.whysensitive,
+            deadline_at: opt_timestamp(&ticket.deadline_at),
+            created_at: Timestamp(&ticket.created_at),
+            updated_at: Timestamp(&ticket.updated_at),
+            member_center: &ticket.member_center,
+            identifier: &ticket.identifier,
+            countries: &ticket.countries,
+            tags: &ticket.tags,
+            background: &ticket.background,
+            first_name: &ticket.first_name,
+            last_name: &ticket.last_name,
+            born_at: opt_timestamp(&ticket.born_at),
+            connections: &ticket.connections,
+            sources: &ticket.sources,
+            business_activities: &ticket.business_activities,
+            initial_information: &ticket.initial_information,
+            company_name: &ticket.company_name,
+            country: &ticket.country,
+            reopen_reason: None,
+            pending_reason: None,
         },
-        "relationships": {
-            "responders": to_many("responders", responders.iter().map(|r| r.id.0)),
-            "subscribers": to_many("subscribers", subscribers.iter().map(|s| s.id.0)),
-            "requester": {"data": identifier("profiles", ticket.requester_id)},
-            "responder-users": to_many("profiles", responder_users),
-            "subscriber-users": to_many("profiles", subscriber_users),
-        }
+        relationships: TicketRelationships {
+            responders: to_many("responders", responders.iter().map(|r| r.id.0)),
+            subscribers: to_many("subscribers", subscribers.iter().map(|s| s.id.0)),
+            requester: to_one("profiles", Some(ticket.requester_id.0)),
+            responder_users: to_many("profiles", responder_users),
+            subscriber_users: to_many("profiles", subscriber_users),
+        },
+    }
+}
+
+#[derive(Serialize)]
+struct Empty {}
+
+#[derive(Serialize)]
+struct RowRelationships {
+    ticket: ToOne,
+    user: ToOne,
+}
+
+#[derive(Serialize)]
+struct ResponderResource {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: String,
+    attributes: Empty,
+    relationships: RowRelationships,
+}
+
+pub fn responder_resource(r: &Responder) -> Rendered {
+    rendered(&ResponderResource {
+        kind: "responders",
+        id: r.id.to_string(),
+        attributes: Empty {},
+        relationships: RowRelationships {
+            ticket: to_one("tickets", Some(r.ticket_id.0)),
+            user: to_one("profiles", Some(r.user_id.0)),
+        },
     })
 }
 
-pub fn responder_resource(r: &Responder) -> Value {
-    json!({
-        "type": "responders",
-        "id": r.id.to_string(),
-        "attributes": {},
-        "relationships": {
-            "ticket": {"data": identifier("tickets", r.ticket_id)},
-            "user": {"data": identifier("profiles", r.user_id)},
-        }
-    })
+#[derive(Serialize)]
+struct SubscriberAttributes<'a> {
+    email: &'a Option<String>,
 }
 
-pub fn subscriber_resource(s: &Subscriber) -> Value {
-    json!({
-        "type": "subscribers",
-        "id": s.id.to_string(),
-        "attributes": {"email": s.email},
-        "relationships": {
-            "ticket": {"data": identifier("tickets", s.ticket_id)},
-            "user": {"data": s.user_id.map(|u| identifier("profiles", u))},
-        }
+#[derive(Serialize)]
+struct SubscriberResource<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: String,
+    attributes: SubscriberAttributes<'a>,
+    relationships: RowRelationships,
+}
+
+pub fn subscriber_resource(s: &Subscriber) -> Rendered {
+    rendered(&SubscriberResource {
+        kind: "subscribers",
+        id: s.id.to_string(),
+        attributes: SubscriberAttributes { email: &s.email },
+        relationships: RowRelationships {
+            ticket: to_one("tickets", Some(s.ticket_id.0)),
+            user: to_one("profiles", s.user_id.map(|u| u.0)),
+        },
     })
 }
 
@@ -185,16 +392,21 @@ pub fn ticket_included(
     tickets: &[Ticket],
     graph: &TicketGraph,
     paths: &BTreeSet<String>,
-) -> Vec<Value> {
+) -> Vec<Rendered> {
     let has = |p: &str| paths.contains(p);
     let mut seen = BTreeSet::new();
     let mut included = Vec::new();
-    let mut push = |kind: &'static str, id: i32, value: Value| {
+    let mut push = |kind: &'static str, id: i32, value: Rendered| {
         if seen.insert((kind, id)) {
             included.push(value);
         }
     };
-    let profile = |id: ProfileId| graph.profiles.get(&id).map(|v| profile_resource(viewer, v));
+    let profile = |id: ProfileId| {
+        graph
+            .profiles
+            .get(&id)
+            .map(|v| rendered(&profile_resource(viewer, v)))
+    };
     for ticket in tickets {
         if has("requester") {
             if let Some(p) = profile(ticket.requester_id) {
@@ -319,21 +531,46 @@ pub fn absolute_url(req: &HttpRequest, path: &str) -> String {
     format!("{}{path}", request_base(req))
 }
 
-pub fn comment_resource(c: &Comment) -> Value {
-    json!({
-        "type": "comments",
-        "id": c.id.to_string(),
-        "attributes": {"body": c.body, "created-at": datetime(&c.created_at)},
-        "relationships": {
-            "user": {"data": identifier("profiles", c.user_id)},
-            "ticket": {"data": identifier("tickets", c.ticket_id)},
-        }
+#[derive(Serialize)]
+struct CommentAttributes<'a> {
+    body: &'a str,
+    #[serde(rename = "created-at")]
+    created_at: Timestamp<'a>,
+}
+
+#[derive(Serialize)]
+struct OwnedRowRelationships {
+    user: ToOne,
+    ticket: ToOne,
+}
+
+#[derive(Serialize)]
+struct CommentResource<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: String,
+    attributes: CommentAttributes<'a>,
+    relationships: OwnedRowRelationships,
+}
+
+pub fn comment_resource(c: &Comment) -> Rendered {
+    rendered(&CommentResource {
+        kind: "comments",
+        id: c.id.to_string(),
+        attributes: CommentAttributes {
+            body: &c.body,
+            created_at: Timestamp(&c.created_at),
+        },
+        relationships: OwnedRowRelationships {
+            user: to_one("profiles", Some(c.user_id.0)),
+            ticket: to_one("tickets", Some(c.ticket_id.0)),
+        },
     })
 }
 
 /// `upload` is the absolute download URL of the attachment (never the storage key).
-pub fn attachment_resource(req: &HttpRequest, a: &Attachment) -> Value {
-    json!({
+pub fn attachment_resource(req: &HttpRequest, a: &Attachment) -> Rendered {
+    rendered(&json!({
         "type": "attachments",
         "id": a.id.to_string(),
         "attributes": {
@@ -344,10 +581,37 @@ pub fn attachment_resource(req: &HttpRequest, a: &Attachment) -> Value {
             "created-at": datetime(&a.created_at),
         },
         "relationships": {
-            "user": {"data": identifier("profiles", a.user_id)},
-            "ticket": {"data": identifier("tickets", a.ticket_id)},
+            "user": to_one("profiles", Some(a.user_id.0)),
+            "ticket": to_one("tickets", Some(a.ticket_id.0)),
         }
-    })
+    }))
+}
+
+#[derive(Serialize)]
+struct ActivityAttributes<'a> {
+    verb: &'a str,
+    #[serde(rename = "created-at")]
+    created_at: Timestamp<'a>,
+}
+
+#[derive(Serialize)]
+struct ActivityRelationships {
+    user: ToOne,
+    ticket: ToOne,
+    attachment: ToOne,
+    comment: ToOne,
+    expense: ToOne,
+    #[serde(rename = "responder-user")]
+    responder_user: ToOne,
+}
+
+#[derive(Serialize)]
+struct ActivityResource<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: String,
+    attributes: ActivityAttributes<'a>,
+    relationships: ActivityRelationships,
 }
 
 /// An activity with all six relationships in the contract's order; an action object that
@@ -355,12 +619,8 @@ pub fn attachment_resource(req: &HttpRequest, a: &Attachment) -> Value {
 pub fn activity_resource(
     a: &desk_domain::activity::Activity,
     objects: &desk_domain::usecases::activities::TimelineObjects,
-) -> Value {
+) -> Rendered {
     use desk_domain::activity::ActionObject;
-    let linked = |kind: &str, id: Option<i32>| match id {
-        Some(id) => json!({"data": identifier(kind, id)}),
-        None => json!({"data": null}),
-    };
     let (mut attachment, mut comment, mut expense, mut responder_user) = (None, None, None, None);
     match a.action {
         Some(ActionObject::Attachment(id)) if objects.attachments.contains(&id) => {
@@ -375,17 +635,79 @@ pub fn activity_resource(
         }
         _ => {}
     }
-    json!({
-        "type": "activities",
-        "id": a.id.to_string(),
-        "attributes": {"verb": a.verb, "created-at": datetime(&a.timestamp)},
-        "relationships": {
-            "user": linked("profiles", a.actor.map(|p| p.0)),
-            "ticket": linked("tickets", Some(a.ticket.0)),
-            "attachment": linked("attachments", attachment),
-            "comment": linked("comments", comment),
-            "expense": linked("expenses", expense),
-            "responder-user": linked("profiles", responder_user),
-        }
+    rendered(&ActivityResource {
+        kind: "activities",
+        id: a.id.to_string(),
+        attributes: ActivityAttributes {
+            verb: &a.verb,
+            created_at: Timestamp(&a.timestamp),
+        },
+        relationships: ActivityRelationships {
+            user: to_one("profiles", a.actor.map(|p| p.0)),
+            ticket: to_one("tickets", Some(a.ticket.0)),
+            attachment: to_one("attachments", attachment),
+            comment: to_one("comments", comment),
+            expense: to_one("expenses", expense),
+            responder_user: to_one("profiles", responder_user),
+        },
     })
+}
+
+/// The primary data of a document: one resource, a list, or `null`.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum Data {
+    One(Rendered),
+    Many(Vec<Rendered>),
+}
+
+/// A JSON:API document assembled from rendered resources, serialized once in the order
+/// `links`, `data`, `included`, `meta`; absent members are left out.
+#[derive(Serialize)]
+pub struct Document {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    links: Option<Value>,
+    data: Data,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    included: Option<Vec<Rendered>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    meta: Option<Value>,
+}
+
+impl Document {
+    pub fn one(data: Rendered) -> Document {
+        Document::with_data(Data::One(data))
+    }
+    pub fn many(data: Vec<Rendered>) -> Document {
+        Document::with_data(Data::Many(data))
+    }
+    fn with_data(data: Data) -> Document {
+        Document {
+            links: None,
+            data,
+            included: None,
+            meta: None,
+        }
+    }
+    pub fn links(mut self, links: Value) -> Document {
+        self.links = Some(links);
+        self
+    }
+    pub fn included(mut self, included: Option<Vec<Rendered>>) -> Document {
+        self.included = included;
+        self
+    }
+    pub fn meta(mut self, meta: Value) -> Document {
+        self.meta = Some(meta);
+        self
+    }
+    /// The response: `application/vnd.api+json` with this document as the body.
+    pub fn respond(&self, status: actix_web::http::StatusCode) -> actix_web::HttpResponse {
+        actix_web::HttpResponse::build(status)
+            .insert_header((
+                actix_web::http::header::CONTENT_TYPE,
+                super::errors::JSONAPI,
+            ))
+            .body(serde_json::to_vec(self).expect("documents always serialize"))
+    }
 }

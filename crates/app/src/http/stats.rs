@@ -5,7 +5,7 @@
 use super::collab::{included, single_document};
 use super::errors::ApiResult;
 use super::method_not_allowed;
-use super::render::{datetime, includes};
+use super::render::{datetime, includes, rendered};
 use super::request::{check_accept, query_params};
 use super::{AppState, Caller};
 use actix_web::http::StatusCode;
@@ -120,7 +120,11 @@ pub async fn ticket_stats(
         .await?;
     let data = stats.rows.iter().map(ticket_stat_resource).collect();
     let inc = with_responders.then(|| included(&actor, &stats.related));
-    Ok(single_document(StatusCode::OK, Value::Array(data), inc))
+    Ok(single_document(
+        StatusCode::OK,
+        rendered(&Value::Array(data)),
+        inc,
+    ))
 }
 
 /// Review counts and rating sums per ticket or per responder over all reviews.
@@ -152,7 +156,11 @@ pub async fn review_stats(
         .await?;
     let data = stats.rows.iter().map(review_stat_resource).collect();
     let inc = (with_responders || with_tickets).then(|| included(&actor, &stats.related));
-    Ok(single_document(StatusCode::OK, Value::Array(data), inc))
+    Ok(single_document(
+        StatusCode::OK,
+        rendered(&Value::Array(data)),
+        inc,
+    ))
 }
 
 #[cfg(test)]

@@ -2,15 +2,16 @@
 
 use super::errors::ApiResult;
 use super::render::{
-    pagination_links, ticket_included, ticket_includes, ticket_resource, totals_meta,
+    pagination_links, rendered, ticket_included, ticket_includes, ticket_resource, totals_meta,
+    Document,
 };
 use super::request::{check_accept, path_id, query_params, read_document, Expect};
-use super::{document, AppState, Caller};
+use super::{AppState, Caller};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use desk_domain::usecases::tickets as usecase;
 use desk_domain::TicketId;
-use serde_json::{json, Value};
+use serde_json::json;
 
 /// List tickets visible to the caller.
 #[utoipa::path(get, path = "/api/v3/tickets", tag = "tickets",
@@ -43,10 +44,10 @@ pub async fn list(
             Ok((listing, graph))
         })
         .await?;
-    let data: Vec<Value> = listing
+    let data = listing
         .tickets
         .iter()
-        .map(|t| ticket_resource(&actor, t, &graph))
+        .map(|t| rendered(&ticket_resource(&actor, t, &graph)))
         .collect();
     let mut filters = serde_json::Map::new();
     let label = |p: &desk_domain::Profile| json!({"first-name": p.first_name, "last-name": p.last_name, "email": p.email});
@@ -56,13 +57,13 @@ pub async fn list(
     if let Some(p) = &listing.responder_label {
         filters.insert("responder".into(), label(p));
     }
-    let mut body = json!({"links": pagination_links(&req, &params, &listing.page), "data": data});
-    let included = ticket_included(&actor, &listing.tickets, &graph, &paths);
-    if !paths.is_empty() {
-        body["included"] = Value::Array(included);
-    }
-    body["meta"] = json!({"total": totals_meta(&listing.totals), "filters": filters});
-    Ok(document(StatusCode::OK, body))
+    let included =
+        (!paths.is_empty()).then(|| ticket_included(&actor, &listing.tickets, &graph, &paths));
+    Ok(Document::many(data)
+        .links(pagination_links(&req, &params, &listing.page))
+        .included(included)
+        .meta(json!({"total": totals_meta(&listing.totals), "filters": filters}))
+        .respond(StatusCode::OK))
 }
 
 /// Renders one ticket with its includes and `meta.total` (all in the same transaction).
@@ -88,17 +89,14 @@ async fn single(
             Ok((ticket, graph, totals))
         })
         .await?;
-    let mut body = json!({"data": ticket_resource(&actor, &ticket, &graph)});
-    if !paths.is_empty() {
-        body["included"] = Value::Array(ticket_included(
-            &actor,
-            std::slice::from_ref(&ticket),
-            &graph,
-            &paths,
-        ));
-    }
-    body["meta"] = json!({"total": totals_meta(&totals)});
-    Ok(document(status, body))
+    let included = (!paths.is_empty())
+        .then(|| ticket_included(&actor, std::slice::from_ref(&ticket), &graph, &paths));
+    Ok(
+        Document::one(rendered(&ticket_resource(&actor, &ticket, &graph)))
+            .included(included)
+            .meta(json!({"total": totals_meta(&totals)}))
+            .respond(status),
+    )
 }
 
 /// One ticket (404 unless visible).
