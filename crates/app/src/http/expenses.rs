@@ -5,7 +5,7 @@ use super::collab::{delete_with, single_document};
 use super::collab::{list_rows, retrieve_row};
 use super::errors::ApiResult;
 use super::method_not_allowed;
-use super::render::{datetime, rendered, Rendered};
+use super::render::{datetime, rendered, to_one, Rendered};
 use super::request::{check_accept, linkage, path_id, read_document, Expect};
 use super::{AppState, Caller};
 use actix_web::http::StatusCode;
@@ -51,8 +51,8 @@ pub fn expense_resource(e: &Expense) -> Rendered {
             "updated-at": datetime(&e.updated_at),
         },
         "relationships": {
-            "user": {"data": {"type": "profiles", "id": e.user_id.to_string()}},
-            "ticket": {"data": {"type": "tickets", "id": e.ticket_id.to_string()}},
+            "user": to_one("profiles", Some(e.user_id.0)),
+            "ticket": to_one("tickets", Some(e.ticket_id.0)),
         }
     }))
 }

@@ -29,10 +29,6 @@ pub fn datetime(t: &DateTime<Utc>) -> Value {
     Value::String(t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
 }
 
-pub fn opt_datetime(t: &Option<DateTime<Utc>>) -> Value {
-    t.as_ref().map(datetime).unwrap_or(Value::Null)
-}
-
 /// A timestamp serialized as [`datetime`] renders it, without an intermediate `Value`.
 #[derive(Clone, Copy)]
 pub struct Timestamp<'a>(pub &'a DateTime<Utc>);
@@ -55,7 +51,7 @@ pub struct Identifier {
     id: String,
 }
 
-pub fn identifier(kind: &'static str, id: impl ToString) -> Identifier {
+fn identifier(kind: &'static str, id: impl ToString) -> Identifier {
     Identifier {
         kind,
         id: id.to_string(),

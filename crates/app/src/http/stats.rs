@@ -5,7 +5,7 @@
 use super::collab::{included, single_document};
 use super::errors::ApiResult;
 use super::method_not_allowed;
-use super::render::{datetime, includes, rendered};
+use super::render::{datetime, includes, rendered, to_one};
 use super::request::{check_accept, query_params};
 use super::{AppState, Caller};
 use actix_web::http::StatusCode;
@@ -55,13 +55,6 @@ pub fn review_stat_id(row: &ReviewStat) -> String {
     sha256_hex(&format!("{responder}{ticket}"))
 }
 
-fn profile_link(id: Option<desk_domain::ProfileId>) -> Value {
-    match id {
-        Some(p) => json!({"data": {"type": "profiles", "id": p.to_string()}}),
-        None => json!({"data": null}),
-    }
-}
-
 pub fn ticket_stat_resource(row: &TicketStat) -> Value {
     json!({
         "type": "ticket-stats",
@@ -74,20 +67,19 @@ pub fn ticket_stat_resource(row: &TicketStat) -> Value {
             "avg-time": row.avg_hours,
             "past-deadline": row.past_deadline,
         },
-        "relationships": {"responder": profile_link(row.responder)},
+        "relationships": {"responder": to_one("profiles", row.responder.map(|p| p.0))},
     })
 }
 
 pub fn review_stat_resource(row: &ReviewStat) -> Value {
-    let ticket = match row.ticket {
-        Some(t) => json!({"data": {"type": "tickets", "id": t.to_string()}}),
-        None => json!({"data": null}),
-    };
     json!({
         "type": "review-stats",
         "id": review_stat_id(row),
         "attributes": {"count": row.count, "ratings": row.ratings},
-        "relationships": {"ticket": ticket, "responder": profile_link(row.responder)},
+        "relationships": {
+            "ticket": to_one("tickets", row.ticket.map(|t| t.0)),
+            "responder": to_one("profiles", row.responder.map(|p| p.0)),
+        },
     })
 }
 
