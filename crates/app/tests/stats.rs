@@ -499,7 +499,7 @@ async fn each_statistic_is_one_grouped_query() {
             let s = stats::ticket_stats(uow, &staff, now, &params, false).unwrap();
             assert!(!s.rows.is_empty());
         });
-        // The transaction-local sort memory setting, then one grouped query.
+        // The fold of the summary's appended differences, then one grouped query.
         assert_eq!(n, 2, "ticket stats by {by}");
         let n = count_queries(&f.app.db.url, |uow| {
             stats::review_stats(uow, &staff, now, &params, false, false).unwrap();
@@ -507,7 +507,7 @@ async fn each_statistic_is_one_grouped_query() {
         assert_eq!(n, 2, "review stats by {by}");
     }
     // Including the responders adds one query for their profiles, however many there are
-    // (after the memory setting and the grouped query).
+    // (after the fold and the grouped query).
     let params: desk_domain::listing::Params = [("by".to_string(), "responder".to_string())]
         .into_iter()
         .collect();

@@ -14,6 +14,13 @@
 //! of work on its blocking thread pool (`web::block`), one transaction per request via
 //! [`Database::in_transaction`].
 //!
+//! Some summaries are kept by the database itself, in triggers of the migrations, so that
+//! reads stay small whatever the data size: `ticket_status_counts` (superusers' totals),
+//! `ticket_participants` and `profile_ticket_counts` (a participant's scope and
+//! `tickets-count`), and `ticket_stats` with its append-only `ticket_stats_deltas` (the
+//! statistics by month, country and responder; [`fold_ticket_stats`]). Each has a property
+//! test that compares it with a recount after random writes and under concurrent writers.
+//!
 //! Also here: deterministic demo data ([`seed`]) and a private PostgreSQL cluster for demos
 //! ([`embedded::PrivateCluster`]).
 
@@ -45,4 +52,5 @@ mod uow;
 
 pub use database::{Database, PoolState, MIGRATIONS};
 pub use error::PersistenceError;
+pub use stats::fold_ticket_stats;
 pub use uow::PgUnitOfWork;

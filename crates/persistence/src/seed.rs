@@ -527,8 +527,10 @@ pub fn seed_with(
         report.activities += counts.activities;
         progress("tickets", end as u64, options.tickets as u64);
     }
-    // Fresh statistics and visibility maps: the planner picks the indexes and counts can use
-    // index-only scans from the first request on.
+    // The statistics summary in place of the differences every batch appended; then fresh
+    // planner statistics and visibility maps: the planner picks the indexes and counts can
+    // use index-only scans from the first request on.
+    crate::stats::fold_ticket_stats(&mut conn)?;
     conn.batch_execute("VACUUM ANALYZE")?;
     Ok(report)
 }

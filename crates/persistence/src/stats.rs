@@ -3,7 +3,7 @@
 
 use crate::error::storage;
 use crate::uow::PgUnitOfWork;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, TimeZone, Utc};
 use desk_domain::ports::{
     RepoResult, ReviewStat, ReviewStatsGroup, ReviewStatsQuery, StatsRepository, TicketStat,
     TicketStatsGroup, TicketStatsQuery,
@@ -125,36 +125,152 @@ fn responder_filters(
     }
 }
 
+/// The first instant of `t`'s calendar month (UTC).
+fn month_start(t: DateTime<Utc>) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(t.year(), t.month(), 1, 0, 0, 0)
+        .single()
+        .unwrap_or(t)
+}
+
+/// The first instant of the month after `t`'s.
+fn next_month(t: DateTime<Utc>) -> DateTime<Utc> {
+    let (year, month) = if t.month() == 12 {
+        (t.year() + 1, 1)
+    } else {
+        (t.year(), t.month() + 1)
+    };
+    Utc.with_ymd_and_hms(year, month, 1, 0, 0, 0)
+        .single()
+        .unwrap_or(t)
+}
+
+/// The summary tables hold whole months of every ticket, so they answer a statistic whose
+/// only filters are the window and the statuses (what the client's reporting pages send).
+fn summary_answers(q: &TicketStatsQuery) -> bool {
+    q.country.is_none() && q.kind.is_none() && q.responder.is_none() && q.has_responder.is_none()
+}
+
+/// The `dimension` of the summary rows for a grouping (see the migration).
+fn dimension(group: TicketStatsGroup) -> i32 {
+    match group {
+        TicketStatsGroup::Month => 0,
+        TicketStatsGroup::Country => 1,
+        TicketStatsGroup::Responder => 2,
+    }
+}
+
+/// One statistic as ONE query: the per-group sums over a union of parts, each giving rows
+/// of (month, status, country, responder_id, n, age_us, past_deadline). Without filters
+/// beyond window and status, the whole months of the window come from `ticket_stats` and
+/// its unfolded `ticket_stats_deltas`, and only the partial months at the window's edges are
+/// read from the tickets; otherwise every ticket of the window is read.
 fn ticket_stats_sql(q: &TicketStatsQuery) -> Sql {
+    let (month, country, responder) = match q.group {
+        TicketStatsGroup::Month => ("x.month", "NULL::text", "NULL::int4"),
+        TicketStatsGroup::Country => ("NULL::timestamptz", "x.country", "NULL::int4"),
+        TicketStatsGroup::Responder => (
+            "NULL::timestamptz",
+            "NULL::text",
+            "NULLIF(x.responder_id, 0)",
+        ),
+    };
     let mut sql = Sql::default();
+    sql.push(&format!(
+        "SELECT {month} AS month, {country} AS country, {responder} AS responder, \
+         x.status AS status, sum(x.n)::int8 AS n, \
+         COALESCE(trunc(sum(x.age_us) / NULLIF(sum(x.n), 0) / 3600000000), 0)::int8 AS avg_hours, \
+         sum(x.past_deadline)::int8 AS past_deadline FROM ("
+    ));
+    if summary_answers(q) {
+        // [from, whole) from the tickets, whole months [whole, until) from the summary,
+        // [max(whole, until), to] from the tickets: together exactly [from, to].
+        let whole = if q.from == month_start(q.from) {
+            q.from
+        } else {
+            next_month(q.from)
+        };
+        let until = q.to.map(month_start);
+        for (i, table) in ["ticket_stats", "ticket_stats_deltas"].iter().enumerate() {
+            if i > 0 {
+                sql.push(" UNION ALL ");
+            }
+            sql.push(&format!(
+                "SELECT s.month, s.status, s.country, s.responder_id, s.n, s.age_us, \
+                 s.past_deadline FROM {table} s WHERE s.dimension = "
+            ))
+            .bind(Bind::Int(dimension(q.group)))
+            .push(" AND s.month >= ")
+            .bind(Bind::Time(whole));
+            if let Some(until) = until {
+                sql.push(" AND s.month < ").bind(Bind::Time(until));
+            }
+            if let Some(statuses) = &q.status_in {
+                sql.push(" AND s.status = ANY(")
+                    .bind(Bind::Texts(statuses.clone()))
+                    .push(")");
+            }
+        }
+        if whole > q.from {
+            sql.push(" UNION ALL ");
+            ticket_rows(&mut sql, q, q.from, Some((whole, false)));
+        }
+        if let (Some(until), Some(to)) = (until, q.to) {
+            sql.push(" UNION ALL ");
+            ticket_rows(&mut sql, q, until.max(whole), Some((to, true)));
+        }
+    } else {
+        ticket_rows(&mut sql, q, q.from, q.to.map(|to| (to, true)));
+    }
+    sql.push(") x GROUP BY 1, 2, 3, 4 HAVING sum(x.n) <> 0 ORDER BY 1, 2, 3 NULLS FIRST, 4");
+    sql
+}
+
+/// One row per ticket (and grouping element) created from `from` up to `end` (inclusive
+/// when its flag says so; `None` = no end), with every filter of the query, the window's
+/// `to` included.
+fn ticket_rows(
+    sql: &mut Sql,
+    q: &TicketStatsQuery,
+    from: DateTime<Utc>,
+    end: Option<(DateTime<Utc>, bool)>,
+) {
     let (month, country, responder, join) = match q.group {
         TicketStatsGroup::Month => (
             "date_trunc('month', t.created_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'",
-            "NULL::text",
-            "NULL::int4",
+            "''::text",
+            "0",
             "",
         ),
         TicketStatsGroup::Country => (
             "NULL::timestamptz",
             "c.country::text",
-            "NULL::int4",
+            "0",
             " CROSS JOIN LATERAL unnest(t.countries) AS c(country)",
         ),
         TicketStatsGroup::Responder => (
             "NULL::timestamptz",
-            "NULL::text",
-            "r.user_id",
+            "''::text",
+            "COALESCE(r.user_id, 0)",
             " LEFT JOIN responders r ON r.ticket_id = t.id",
         ),
     };
     sql.push(&format!(
-        "SELECT {month} AS month, {country} AS country, {responder} AS responder, \
-         t.status::text AS status, count(*) AS n, \
-         COALESCE(trunc(extract(epoch FROM avg(t.updated_at - t.created_at)) / 3600), 0)::int8 AS avg_hours, \
-         count(*) FILTER (WHERE t.updated_at > t.deadline_at) AS past_deadline \
+        "SELECT {month} AS month, t.status::text AS status, {country} AS country, \
+         {responder} AS responder_id, 1::int8 AS n, \
+         (extract(epoch FROM t.updated_at - t.created_at) * 1000000)::int8 AS age_us, \
+         (CASE WHEN t.updated_at > t.deadline_at THEN 1 ELSE 0 END)::int8 AS past_deadline \
          FROM tickets t{join} WHERE t.created_at >= "
     ))
-    .bind(Bind::Time(q.from));
+    .bind(Bind::Time(from));
+    match end {
+        Some((end, true)) => {
+            sql.push(" AND t.created_at <= ").bind(Bind::Time(end));
+        }
+        Some((end, false)) => {
+            sql.push(" AND t.created_at < ").bind(Bind::Time(end));
+        }
+        None => {}
+    }
     if let Some(to) = q.to {
         sql.push(" AND t.created_at <= ").bind(Bind::Time(to));
     }
@@ -171,14 +287,12 @@ fn ticket_stats_sql(q: &TicketStatsQuery) -> Sql {
             .bind(Bind::Text(kind.as_str().to_string()));
     }
     responder_filters(
-        &mut sql,
+        sql,
         "t.id",
         q.group == TicketStatsGroup::Responder,
         q.responder,
         q.has_responder,
     );
-    sql.push(" GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3 NULLS FIRST, 4");
-    sql
 }
 
 fn review_stats_sql(q: &ReviewStatsQuery) -> Sql {
@@ -218,6 +332,15 @@ fn review_stats_sql(q: &ReviewStatsQuery) -> Sql {
     sql
 }
 
+/// Moves the differences that writers appended to `ticket_stats_deltas` into the summary
+/// (`ticket_stats_fold()`, see the migration); returns how many summary rows changed. Rows
+/// another transaction is folding are skipped, never waited for.
+pub fn fold_ticket_stats(conn: &mut PgConnection) -> QueryResult<i64> {
+    diesel::select(ticket_stats_fold()).get_result(conn)
+}
+
+diesel::define_sql_function!(fn ticket_stats_fold() -> BigInt);
+
 /// A statistic groups up to every ticket: with the default 4 MB the sort spills to disk
 /// (50 ms at 100,000 tickets). The setting lasts until the request's transaction ends.
 fn sort_in_memory(conn: &mut PgConnection) -> RepoResult<()> {
@@ -228,7 +351,12 @@ fn sort_in_memory(conn: &mut PgConnection) -> RepoResult<()> {
 
 impl StatsRepository for PgUnitOfWork<'_> {
     fn ticket_stats(&mut self, query: &TicketStatsQuery) -> RepoResult<Vec<TicketStat>> {
-        sort_in_memory(self.conn)?;
+        if summary_answers(query) {
+            // What writers appended since the last fold; the query reads what is left.
+            fold_ticket_stats(self.conn).map_err(storage)?;
+        } else {
+            sort_in_memory(self.conn)?;
+        }
         let rows: Vec<TicketStatRow> = ticket_stats_sql(query)
             .query()
             .load(self.conn)
