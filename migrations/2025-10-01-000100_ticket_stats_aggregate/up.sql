@@ -2,15 +2,17 @@
 -- statistic reads a few hundred summary rows instead of every ticket of its window.
 --
 -- `dimension` says which grouping a row serves: 0 = month, 1 = one element of `countries`,
--- 2 = one responder (`responder_id` 0 = the ticket has none). A ticket counts in the row
--- of its `created_at` month and current status; `age_us` sums `updated_at -
+-- 2 = one responder (`responder_id` 0 = the ticket has none), each per calendar month of
+-- `created_at` (`month`); 3 and 4 are 1 and 2 per calendar year (`month` = 1 January), so
+-- a window of many years reads one row per year and group instead of twelve. A ticket
+-- counts in the rows of its `created_at` period and current status; `age_us` sums `updated_at -
 -- created_at` in microseconds, `past_deadline` counts `updated_at > deadline_at`.
 --
 -- Writers never update these rows: every change appends its difference to
 -- `ticket_stats_deltas` (no row that two transactions both need, so no waiting), and
 -- `ticket_stats_fold()` moves the differences into `ticket_stats`. Readers sum both tables.
 CREATE TABLE ticket_stats (
-    dimension     smallint    NOT NULL CHECK (dimension BETWEEN 0 AND 2),
+    dimension     smallint    NOT NULL CHECK (dimension BETWEEN 0 AND 4),
     month         timestamptz NOT NULL,
     status        text        NOT NULL,
     country       text        NOT NULL DEFAULT '',
@@ -54,16 +56,26 @@ LANGUAGE sql STABLE AS $$
     WITH t AS (
         SELECT s.id, s.status, s.countries,
                date_trunc('month', s.created_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS month,
+               date_trunc('year', s.created_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS year,
                sign * (extract(epoch FROM s.updated_at - s.created_at) * 1000000)::bigint AS age,
                (CASE WHEN s.updated_at > s.deadline_at THEN sign ELSE 0 END)::bigint AS late
-        FROM unnest(states) AS s)
+        FROM unnest(states) AS s),
+    by_country AS (
+        SELECT t.*, c.country FROM t CROSS JOIN LATERAL unnest(t.countries) AS c(country)),
+    by_responder AS (
+        SELECT t.*, coalesce(r.user_id, 0) AS responder_id
+        FROM t LEFT JOIN responders r ON r.ticket_id = t.id)
     SELECT 0::smallint, t.month, t.status, ''::text, 0, sign::bigint, t.age, t.late FROM t
     UNION ALL
-    SELECT 1::smallint, t.month, t.status, c.country, 0, sign::bigint, t.age, t.late
-    FROM t CROSS JOIN LATERAL unnest(t.countries) AS c(country)
+    SELECT 1::smallint, c.month, c.status, c.country, 0, sign::bigint, c.age, c.late FROM by_country c
     UNION ALL
-    SELECT 2::smallint, t.month, t.status, ''::text, coalesce(r.user_id, 0), sign::bigint, t.age, t.late
-    FROM t LEFT JOIN responders r ON r.ticket_id = t.id
+    SELECT 3::smallint, c.year, c.status, c.country, 0, sign::bigint, c.age, c.late FROM by_country c
+    UNION ALL
+    SELECT 2::smallint, r.month, r.status, ''::text, r.responder_id, sign::bigint, r.age, r.late
+    FROM by_responder r
+    UNION ALL
+    SELECT 4::smallint, r.year, r.status, ''::text, r.responder_id, sign::bigint, r.age, r.late
+    FROM by_responder r
 $$;
 
 -- Appends the difference between the ticket states `added` and `removed`, one row per
@@ -139,6 +151,7 @@ BEGIN
     WITH t AS (
         SELECT t.id, t.status,
                date_trunc('month', t.created_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS month,
+               date_trunc('year', t.created_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS year,
                (extract(epoch FROM t.updated_at - t.created_at) * 1000000)::bigint AS age,
                (CASE WHEN t.updated_at > t.deadline_at THEN 1 ELSE 0 END)::bigint AS late
         FROM tickets t
@@ -150,14 +163,16 @@ BEGIN
          EXCEPT ALL SELECT a.ticket_id, a.user_id FROM unnest(added) AS a)
         UNION ALL SELECT d.ticket_id, d.user_id FROM unnest(removed) AS d),
     d AS (
-        SELECT t.month, t.status, coalesce(r.user_id, 0) AS responder_id,
+        SELECT t.month, t.year, t.status, coalesce(r.user_id, 0) AS responder_id,
                1 AS n, t.age, t.late
         FROM t LEFT JOIN now_r r ON r.ticket_id = t.id
         UNION ALL
-        SELECT t.month, t.status, coalesce(r.user_id, 0), -1, -t.age, -t.late
+        SELECT t.month, t.year, t.status, coalesce(r.user_id, 0), -1, -t.age, -t.late
         FROM t LEFT JOIN before_r r ON r.ticket_id = t.id)
-    SELECT 2::smallint, d.month, d.status, '', d.responder_id, sum(d.n), sum(d.age), sum(d.late)
-    FROM d GROUP BY d.month, d.status, d.responder_id
+    SELECT p.dimension, CASE WHEN p.dimension = 4 THEN d.year ELSE d.month END, d.status, '',
+           d.responder_id, sum(d.n), sum(d.age), sum(d.late)
+    FROM d CROSS JOIN (VALUES (2::smallint), (4::smallint)) AS p(dimension)
+    GROUP BY 1, 2, 3, 5
     HAVING sum(d.n) <> 0 OR sum(d.age) <> 0 OR sum(d.late) <> 0;
 END $$;
 

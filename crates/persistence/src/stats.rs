@@ -150,13 +150,57 @@ fn summary_answers(q: &TicketStatsQuery) -> bool {
     q.country.is_none() && q.kind.is_none() && q.responder.is_none() && q.has_responder.is_none()
 }
 
-/// The `dimension` of the summary rows for a grouping (see the migration).
-fn dimension(group: TicketStatsGroup) -> i32 {
+/// The first instant of `t`'s calendar year (UTC).
+fn year_start(t: DateTime<Utc>) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(t.year(), 1, 1, 0, 0, 0)
+        .single()
+        .unwrap_or(t)
+}
+
+/// The `dimension`s of the summary rows for a grouping (see the migration): per month, and
+/// per year where the grouping has yearly rows.
+fn dimensions(group: TicketStatsGroup) -> (i32, Option<i32>) {
     match group {
-        TicketStatsGroup::Month => 0,
-        TicketStatsGroup::Country => 1,
-        TicketStatsGroup::Responder => 2,
+        TicketStatsGroup::Month => (0, None),
+        TicketStatsGroup::Country => (1, Some(3)),
+        TicketStatsGroup::Responder => (2, Some(4)),
     }
+}
+
+/// The summary rows covering the whole months [whole, until) (`None` = no end): whole
+/// years from the yearly rows where the grouping has them, the months around them from the
+/// monthly rows. Each is (dimension, first period, end of the periods).
+fn summary_ranges(
+    group: TicketStatsGroup,
+    whole: DateTime<Utc>,
+    until: Option<DateTime<Utc>>,
+) -> Vec<(i32, DateTime<Utc>, Option<DateTime<Utc>>)> {
+    let (monthly, yearly) = dimensions(group);
+    let Some(yearly) = yearly else {
+        return vec![(monthly, whole, until)];
+    };
+    let first_year = if whole == year_start(whole) {
+        whole
+    } else {
+        year_start(whole)
+            .with_year(whole.year() + 1)
+            .unwrap_or(whole)
+    };
+    let years_end = until.map(year_start);
+    // [whole, first_year) ∪ [first_year, years_end) ∪ [max(first_year, years_end), until):
+    // exactly [whole, until), the middle part empty when no whole year lies in between.
+    let mut ranges = vec![
+        (
+            monthly,
+            whole,
+            Some(until.map_or(first_year, |u| u.min(first_year))),
+        ),
+        (yearly, first_year, years_end),
+    ];
+    if let (Some(until), Some(years_end)) = (until, years_end) {
+        ranges.push((monthly, first_year.max(years_end), Some(until)));
+    }
+    ranges
 }
 
 /// One statistic as ONE query: the per-group sums over a union of parts, each giving rows
@@ -190,20 +234,29 @@ fn ticket_stats_sql(q: &TicketStatsQuery) -> Sql {
             next_month(q.from)
         };
         let until = q.to.map(month_start);
+        let ranges = summary_ranges(q.group, whole, until);
         for (i, table) in ["ticket_stats", "ticket_stats_deltas"].iter().enumerate() {
             if i > 0 {
                 sql.push(" UNION ALL ");
             }
             sql.push(&format!(
                 "SELECT s.month, s.status, s.country, s.responder_id, s.n, s.age_us, \
-                 s.past_deadline FROM {table} s WHERE s.dimension = "
-            ))
-            .bind(Bind::Int(dimension(q.group)))
-            .push(" AND s.month >= ")
-            .bind(Bind::Time(whole));
-            if let Some(until) = until {
-                sql.push(" AND s.month < ").bind(Bind::Time(until));
+                 s.past_deadline FROM {table} s WHERE ("
+            ));
+            for (j, (dimension, first, end)) in ranges.iter().enumerate() {
+                if j > 0 {
+                    sql.push(" OR ");
+                }
+                sql.push("(s.dimension = ")
+                    .bind(Bind::Int(*dimension))
+                    .push(" AND s.month >= ")
+                    .bind(Bind::Time(*first));
+                if let Some(end) = end {
+                    sql.push(" AND s.month < ").bind(Bind::Time(*end));
+                }
+                sql.push(")");
             }
+            sql.push(")");
             if let Some(statuses) = &q.status_in {
                 sql.push(" AND s.status = ANY(")
                     .bind(Bind::Texts(statuses.clone()))

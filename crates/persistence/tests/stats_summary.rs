@@ -112,7 +112,8 @@ fn day(d: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap() + chrono::Duration::days(d)
 }
 
-/// Every grouping over windows that begin and end on and between month boundaries.
+/// Every grouping over windows that begin and end on and between month and year
+/// boundaries.
 fn queries() -> Vec<TicketStatsQuery> {
     let windows: Vec<(DateTime<Utc>, Option<DateTime<Utc>>)> = vec![
         (day(-400), None),
@@ -123,6 +124,11 @@ fn queries() -> Vec<TicketStatsQuery> {
         (day(33), Some(day(40))),
         (day(40), Some(day(33))),
         (day(0), Some(day(31))),
+        (day(-400), Some(day(380))),
+        (day(40), Some(day(420))),
+        (day(365), None),
+        (day(200), None),
+        (day(200), Some(day(500))),
     ];
     let mut out = Vec::new();
     for group in [
@@ -248,7 +254,8 @@ fn countries(bits: u8) -> String {
 
 fn sql_of(op: &Op, profiles: &[i32]) -> String {
     let p = |i: u8| profiles[i as usize % profiles.len()];
-    let at = |d: u8| format!("'{}'::timestamptz", day(d as i64).to_rfc3339());
+    // Every fifth day: the tickets spread over fifteen months, into a second year.
+    let at = |d: u8| format!("'{}'::timestamptz", day(d as i64 * 5).to_rfc3339());
     match op {
         Op::Tickets {
             count,

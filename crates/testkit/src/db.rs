@@ -28,15 +28,20 @@ fn admin() -> PgConnection {
     })
 }
 
-/// The template's name changes whenever the migrations change.
+/// The template's name changes whenever the migrations change: their names and, read from
+/// the workspace's `migrations/`, their SQL (a migration edited before it lands keeps its
+/// name).
 fn template_name() -> &'static str {
     static NAME: OnceLock<String> = OnceLock::new();
     NAME.get_or_init(|| {
         let migrations = MigrationSource::<diesel::pg::Pg>::migrations(&MIGRATIONS)
             .expect("embedded migrations");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations");
         let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
         for m in migrations {
-            for b in m.name().to_string().bytes() {
+            let name = m.name().to_string();
+            let sql = std::fs::read(dir.join(&name).join("up.sql")).unwrap_or_default();
+            for b in name.bytes().chain(sql) {
                 hash = (hash ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
             }
         }
