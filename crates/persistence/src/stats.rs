@@ -132,8 +132,11 @@ fn month_start(t: DateTime<Utc>) -> DateTime<Utc> {
         .unwrap_or(t)
 }
 
-/// The first instant of the month after `t`'s.
-fn next_month(t: DateTime<Utc>) -> DateTime<Utc> {
+/// `t` if it starts a month, else the start of the next month: where whole months begin.
+fn month_ceil(t: DateTime<Utc>) -> DateTime<Utc> {
+    if t == month_start(t) {
+        return t;
+    }
     let (year, month) = if t.month() == 12 {
         (t.year() + 1, 1)
     } else {
@@ -153,6 +156,16 @@ fn summary_answers(q: &TicketStatsQuery) -> bool {
 /// The first instant of `t`'s calendar year (UTC).
 fn year_start(t: DateTime<Utc>) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(t.year(), 1, 1, 0, 0, 0)
+        .single()
+        .unwrap_or(t)
+}
+
+/// `t` if it starts a year, else the start of the next year: where whole years begin.
+fn year_ceil(t: DateTime<Utc>) -> DateTime<Utc> {
+    if t == year_start(t) {
+        return t;
+    }
+    Utc.with_ymd_and_hms(t.year() + 1, 1, 1, 0, 0, 0)
         .single()
         .unwrap_or(t)
 }
@@ -179,13 +192,7 @@ fn summary_ranges(
     let Some(yearly) = yearly else {
         return vec![(monthly, whole, until)];
     };
-    let first_year = if whole == year_start(whole) {
-        whole
-    } else {
-        year_start(whole)
-            .with_year(whole.year() + 1)
-            .unwrap_or(whole)
-    };
+    let first_year = year_ceil(whole);
     let years_end = until.map(year_start);
     // [whole, first_year) ∪ [first_year, years_end) ∪ [max(first_year, years_end), until):
     // exactly [whole, until), the middle part empty when no whole year lies in between.
@@ -228,11 +235,7 @@ fn ticket_stats_sql(q: &TicketStatsQuery) -> Sql {
     if summary_answers(q) {
         // [from, whole) from the tickets, whole months [whole, until) from the summary,
         // [max(whole, until), to] from the tickets: together exactly [from, to].
-        let whole = if q.from == month_start(q.from) {
-            q.from
-        } else {
-            next_month(q.from)
-        };
+        let whole = month_ceil(q.from);
         let until = q.to.map(month_start);
         let ranges = summary_ranges(q.group, whole, until);
         for (i, table) in ["ticket_stats", "ticket_stats_deltas"].iter().enumerate() {
@@ -265,27 +268,26 @@ fn ticket_stats_sql(q: &TicketStatsQuery) -> Sql {
         }
         if whole > q.from {
             sql.push(" UNION ALL ");
-            ticket_rows(&mut sql, q, q.from, Some((whole, false)));
+            ticket_rows(&mut sql, q, q.from, Some(whole));
         }
-        if let (Some(until), Some(to)) = (until, q.to) {
+        if let Some(until) = until {
             sql.push(" UNION ALL ");
-            ticket_rows(&mut sql, q, until.max(whole), Some((to, true)));
+            ticket_rows(&mut sql, q, until.max(whole), None);
         }
     } else {
-        ticket_rows(&mut sql, q, q.from, q.to.map(|to| (to, true)));
+        ticket_rows(&mut sql, q, q.from, None);
     }
     sql.push(") x GROUP BY 1, 2, 3, 4 HAVING sum(x.n) <> 0 ORDER BY 1, 2, 3 NULLS FIRST, 4");
     sql
 }
 
-/// One row per ticket (and grouping element) created from `from` up to `end` (inclusive
-/// when its flag says so; `None` = no end), with every filter of the query, the window's
-/// `to` included.
+/// One row per ticket (and grouping element) created from `from` and before `before`,
+/// with every filter of the query, the window's end (`to`) included.
 fn ticket_rows(
     sql: &mut Sql,
     q: &TicketStatsQuery,
     from: DateTime<Utc>,
-    end: Option<(DateTime<Utc>, bool)>,
+    before: Option<DateTime<Utc>>,
 ) {
     let (month, country, responder, join) = match q.group {
         TicketStatsGroup::Month => (
@@ -315,14 +317,8 @@ fn ticket_rows(
          FROM tickets t{join} WHERE t.created_at >= "
     ))
     .bind(Bind::Time(from));
-    match end {
-        Some((end, true)) => {
-            sql.push(" AND t.created_at <= ").bind(Bind::Time(end));
-        }
-        Some((end, false)) => {
-            sql.push(" AND t.created_at < ").bind(Bind::Time(end));
-        }
-        None => {}
+    if let Some(before) = before {
+        sql.push(" AND t.created_at < ").bind(Bind::Time(before));
     }
     if let Some(to) = q.to {
         sql.push(" AND t.created_at <= ").bind(Bind::Time(to));
@@ -388,7 +384,7 @@ fn review_stats_sql(q: &ReviewStatsQuery) -> Sql {
 /// Moves the differences that writers appended to `ticket_stats_deltas` into the summary
 /// (`ticket_stats_fold()`, see the migration); returns how many summary rows changed. Rows
 /// another transaction is folding are skipped, never waited for.
-pub fn fold_ticket_stats(conn: &mut PgConnection) -> QueryResult<i64> {
+pub(crate) fn fold_ticket_stats(conn: &mut PgConnection) -> QueryResult<i64> {
     diesel::select(ticket_stats_fold()).get_result(conn)
 }
 
