@@ -1,10 +1,13 @@
 //! `ActivityReadRepository`: the timeline, visible through its typed ticket reference (W8).
-//! The index `(ticket_id, timestamp DESC, id DESC)` serves a ticket's pages.
+//! The index `(ticket_id, timestamp DESC, id DESC)` serves a ticket's pages; the
+//! trigger-kept `ticket_activity_counts` answers how many a ticket has (see
+//! [`counted_timeline`]), so neither grows with the size of the timeline.
 
 use crate::error::storage;
+use crate::fragments::{static_sql, static_sql_with};
 use crate::models::ActivityRow;
-use crate::schema::activities;
-use crate::scope::visible_ticket_ids;
+use crate::schema::{activities, tickets};
+use crate::scope::{visible_ticket_ids, visible_tickets};
 use crate::uow::PgUnitOfWork;
 use desk_domain::activity::Activity;
 use desk_domain::listing::{Direction, PageSlice};
@@ -13,6 +16,7 @@ use desk_domain::ports::{ActivityFilter, ActivityReadRepository, RepoResult};
 use desk_domain::*;
 use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::sql_types::BigInt;
 
 fn scoped(scope: Scope, filter: &ActivityFilter) -> activities::BoxedQuery<'static, Pg> {
     let mut q = activities::table
@@ -55,6 +59,40 @@ fn ordered(
     }
 }
 
+/// The ticket a timeline filter selects, and its `id__lt` cursor, when those are the only
+/// filters: the requests the client's ticket page makes (first page, then "load older").
+fn counted_timeline(filter: &ActivityFilter) -> Option<(TicketId, Option<i32>)> {
+    // Destructured so that a new filter cannot be forgotten here.
+    let ActivityFilter {
+        id,
+        id_lt,
+        id_gt,
+        timestamp,
+        ticket,
+        actor,
+        verb,
+    } = filter;
+    let unfiltered = id.is_none()
+        && id_gt.is_none()
+        && timestamp.from.is_none()
+        && timestamp.to.is_none()
+        && actor.is_none()
+        && verb.is_none();
+    match ticket {
+        Some(ticket) if unfiltered => Some((*ticket, *id_lt)),
+        _ => None,
+    }
+}
+
+/// A ticket's number of activities from its counter rows; with a cursor, minus those at or
+/// above it (the pages already loaded, so few). One statement, so one snapshot: the counter
+/// rows are written in the same transaction as the activities they count.
+const TIMELINE_COUNT: &str = "(SELECT coalesce(sum(c.n), 0)::bigint \
+     FROM ticket_activity_counts c WHERE c.ticket_id = \"tickets\".\"id\")";
+const TIMELINE_COUNT_BEFORE: &str = "(SELECT coalesce(sum(c.n), 0)::bigint \
+     FROM ticket_activity_counts c WHERE c.ticket_id = \"tickets\".\"id\") \
+     - (SELECT count(*) FROM activities a WHERE a.ticket_id = \"tickets\".\"id\" AND a.id >= ";
+
 fn to_activities(rows: Vec<ActivityRow>) -> RepoResult<Vec<Activity>> {
     rows.into_iter().map(Activity::try_from).collect()
 }
@@ -71,10 +109,30 @@ impl ActivityReadRepository for PgUnitOfWork<'_> {
     }
 
     fn count_activities(&mut self, scope: Scope, filter: &ActivityFilter) -> RepoResult<i64> {
-        scoped(scope, filter)
-            .count()
-            .get_result(self.conn)
-            .map_err(storage)
+        let Some((ticket, before)) = counted_timeline(filter) else {
+            return scoped(scope, filter)
+                .count()
+                .get_result(self.conn)
+                .map_err(storage);
+        };
+        let visible = tickets::table
+            .filter(tickets::id.eq(ticket.0))
+            .filter(visible_tickets(scope));
+        let count: Option<i64> = match before {
+            None => visible
+                .select(static_sql::<BigInt>(TIMELINE_COUNT))
+                .first(self.conn),
+            Some(cursor) => visible
+                .select(static_sql_with::<BigInt>(
+                    TIMELINE_COUNT_BEFORE,
+                    cursor,
+                    ")",
+                ))
+                .first(self.conn),
+        }
+        .optional()
+        .map_err(storage)?;
+        Ok(count.unwrap_or(0))
     }
 
     fn list_activities(
@@ -103,17 +161,18 @@ impl ActivityReadRepository for PgUnitOfWork<'_> {
             Direction::Asc => Direction::Desc,
             Direction::Desc => Direction::Asc,
         };
-        // Two index-ordered LIMIT 1 look-ups: cheap even on a ticket with a huge timeline.
-        let first: Option<i32> = ordered(scoped(scope, filter), direction)
-            .select(activities::id)
-            .first(self.conn)
-            .optional()
-            .map_err(storage)?;
-        let last: Option<i32> = ordered(scoped(scope, filter), reverse)
-            .select(activities::id)
-            .first(self.conn)
-            .optional()
-            .map_err(storage)?;
+        // Two index-ordered LIMIT 1 look-ups in one statement: cheap even on a ticket with
+        // a huge timeline.
+        let end = |direction| {
+            ordered(scoped(scope, filter), direction)
+                .select(activities::id)
+                .limit(1)
+                .single_value()
+        };
+        let (first, last): (Option<i32>, Option<i32>) =
+            diesel::select((end(direction), end(reverse)))
+                .get_result(self.conn)
+                .map_err(storage)?;
         Ok(first.zip(last).map(|(f, l)| (ActivityId(f), ActivityId(l))))
     }
 }
