@@ -23,6 +23,12 @@
 //! mutex, so a burst of requests with a new `kid` causes one fetch. While no JWKS has ever been
 //! loaded, a failed load is retried after [`INITIAL_LOAD_RETRY`].
 //!
+//! # Verified-token cache
+//! A token that passed the full check is remembered by its SHA-256 until its `exp`
+//! ([`verified_tokens`]): the next request with the same token skips the signature check and
+//! claim parsing, but `exp`/`nbf` are checked again every time, and the whole cache is
+//! dropped whenever the JWKS is loaded again (a withdrawn key stops vouching at once).
+//!
 //! When the issuer cannot be reached the error is [`AuthError::IssuerUnreachable`]
 //! (the HTTP layer answers 503); every other [`AuthError`] is the caller's problem (401).
 //!
@@ -31,6 +37,7 @@
 
 pub mod browser;
 pub mod local_issuer;
+pub mod verified_tokens;
 mod verifier;
 
 /// The HTTP client [`BearerVerifier::new`] takes, re-exported so callers use the same version.

@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -13,6 +13,7 @@ use serde_json::Value;
 use tokio::sync::{Mutex, RwLock};
 
 use crate::local_issuer::DISCOVERY_PATH;
+use crate::verified_tokens::VerifiedTokens;
 
 /// Clock skew tolerated on `exp` and `nbf`: the issuer's and our clocks may disagree a little;
 /// 30 s is small against Keycloak's usual 5-minute access tokens.
@@ -177,6 +178,8 @@ pub struct BearerVerifier {
     keys: RwLock<Vec<CachedKey>>,
     /// Serializes JWKS loads so concurrent requests with a new `kid` cause one fetch, not many.
     refresh: Mutex<RefreshState>,
+    /// Tokens that passed the full check; emptied on every JWKS load.
+    verified: VerifiedTokens,
 }
 
 impl std::fmt::Debug for BearerVerifier {
@@ -284,6 +287,7 @@ impl BearerVerifier {
             http,
             keys: RwLock::new(Vec::new()),
             refresh: Mutex::new(RefreshState::default()),
+            verified: VerifiedTokens::default(),
         })
     }
 
@@ -292,8 +296,14 @@ impl BearerVerifier {
         &self.settings
     }
 
-    /// Verifies a bearer token (without the `Bearer ` prefix) and maps its claims.
+    /// Verifies a bearer token (without the `Bearer ` prefix) and maps its claims. A token
+    /// verified before is answered from [`VerifiedTokens`] while its `exp`/`nbf` hold.
     pub async fn verify(&self, token: &str) -> Result<IdentityClaims, AuthError> {
+        let now = unix_now();
+        if let Some(claims) = self.verified.get(token, now, LEEWAY_SECS) {
+            return Ok(claims);
+        }
+        let generation = self.verified.generation();
         let (alg, kid) = read_header(token)?;
         let key = self.key_for(kid.as_deref(), alg).await?;
 
@@ -308,7 +318,26 @@ impl BearerVerifier {
 
         let data =
             jsonwebtoken::decode::<Value>(token, &key, &validation).map_err(map_jwt_error)?;
-        self.map_claims(&data.claims)
+        let claims = self.map_claims(&data.claims)?;
+        // `exp` is required and was checked, so it is a number here; `nbf` is optional.
+        if let Some(expires) = data.claims.get("exp").and_then(Value::as_u64) {
+            let not_before = data.claims.get("nbf").and_then(Value::as_u64);
+            self.verified.insert(
+                token,
+                &claims,
+                expires,
+                not_before,
+                now,
+                LEEWAY_SECS,
+                generation,
+            );
+        }
+        Ok(claims)
+    }
+
+    /// How many verified tokens are remembered (for tests and metrics).
+    pub fn verified_tokens(&self) -> usize {
+        self.verified.len()
     }
 
     fn map_claims(&self, claims: &Value) -> Result<IdentityClaims, AuthError> {
@@ -386,10 +415,16 @@ impl BearerVerifier {
             }
         };
         tracing::info!(issuer = %self.settings.issuer, keys = fetched.len(), "JWKS loaded");
+        let reloaded = state.loaded;
         state.loaded = true;
         state.last_failure = None;
         let mut keys = self.keys.write().await;
         *keys = fetched;
+        // Verdicts given under the old key set may rest on a key that is gone now. (Before
+        // the first load there were none.)
+        if reloaded {
+            self.verified.clear();
+        }
         match lookup(&keys, kid, alg) {
             Lookup::Found(key) => Ok(key),
             Lookup::Mismatch => Err(AuthError::BadSignature),
@@ -459,6 +494,12 @@ impl BearerVerifier {
             .await
             .map_err(|e| format!("GET {url}: invalid JSON ({e})"))
     }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 fn map_jwt_error(error: jsonwebtoken::errors::Error) -> AuthError {

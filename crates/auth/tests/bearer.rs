@@ -371,3 +371,44 @@ async fn discovery_document_is_keycloak_shaped() {
     );
     assert_eq!(running.jwks_fetch_count(), 0);
 }
+
+#[tokio::test]
+async fn a_verified_token_is_remembered_until_the_keys_change() {
+    let running = start().await;
+    let verifier = verifier(&running.url);
+    let old = running.issuer().access_token_for(&spec(&running));
+    let first = verifier.verify(&old).await.unwrap();
+    assert_eq!(verifier.verified_tokens(), 1);
+    // The second check is answered from the cache, with the same claims.
+    assert_eq!(verifier.verify(&old).await.unwrap(), first);
+    assert_eq!(verifier.verified_tokens(), 1);
+    assert_eq!(running.jwks_fetch_count(), 1);
+
+    // The issuer rotates and withdraws the old key; a new token makes us load the JWKS.
+    running.issuer().rotate();
+    running.issuer().retire_previous_key();
+    let new = running.issuer().access_token_for(&spec(&running));
+    verifier
+        .verify(&new)
+        .await
+        .expect("new key found by refresh");
+    assert_eq!(running.jwks_fetch_count(), 2);
+    // The remembered verdict went with the old keys: the old token is refused now, as it
+    // would be without the cache.
+    assert_eq!(reject(&verifier, &old).await, AuthError::UnknownKey);
+    verifier.verify(&new).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_remembered_token_is_still_refused_once_expired() {
+    let running = start().await;
+    let verifier = verifier(&running.url);
+    let mut claims = claims(&running);
+    // Expires within the leeway: accepted now, and remembered.
+    claims["exp"] = json!(now() - (desk_auth::LEEWAY_SECS as i64) + 2);
+    let token = running.issuer().sign(&claims);
+    verifier.verify(&token).await.expect("inside the leeway");
+    assert_eq!(verifier.verified_tokens(), 1);
+    tokio::time::sleep(Duration::from_millis(3_100)).await;
+    assert_eq!(reject(&verifier, &token).await, AuthError::Expired);
+}

@@ -8,19 +8,30 @@ use diesel::PgConnection;
 /// Every repository port on one transaction (see [`crate::Database::in_transaction`]).
 pub struct PgUnitOfWork<'c> {
     pub(crate) conn: &'c mut PgConnection,
+    /// The `desk.actor_id` this transaction already publishes, if any.
+    pub(crate) published_actor: Option<ProfileId>,
 }
 
 impl<'c> PgUnitOfWork<'c> {
     /// Wraps a connection. The caller is responsible for the transaction; use
     /// [`crate::Database::in_transaction`] unless you manage one yourself (tests).
     pub fn new(conn: &'c mut PgConnection) -> Self {
-        PgUnitOfWork { conn }
+        PgUnitOfWork {
+            conn,
+            published_actor: None,
+        }
     }
 
     /// Records who the transaction acts for (`desk.actor_id`), once the caller's profile is
-    /// known (after signing in, inside the same transaction).
+    /// known (after signing in, inside the same transaction). Free when signing in already
+    /// published that profile (the identity look-up does it in its own statement).
     pub fn set_actor(&mut self, actor: ProfileId) -> Result<(), DomainError> {
-        crate::database::set_actor(self.conn, Some(actor)).map_err(crate::error::storage)
+        if self.published_actor == Some(actor) {
+            return Ok(());
+        }
+        crate::database::set_actor(self.conn, Some(actor)).map_err(crate::error::storage)?;
+        self.published_actor = Some(actor);
+        Ok(())
     }
 
     /// The underlying connection, for queries that have no port yet.

@@ -810,3 +810,62 @@ fn connect_fails_fast_without_leaking_the_password() {
     let message = err.to_string();
     assert!(!message.contains("s3cr3tpw"), "{message}");
 }
+
+/// Signing in publishes the profile found as `desk.actor_id` in the look-up's own statement,
+/// and `set_actor` still moves it elsewhere when asked.
+#[test]
+fn identity_look_up_publishes_the_actor() {
+    use desk_domain::ports::IdentityRepository;
+    use diesel::prelude::*;
+    use diesel::sql_types::Text;
+    #[derive(QueryableByName)]
+    struct Setting {
+        #[diesel(sql_type = Text)]
+        value: String,
+    }
+    fn actor_setting(uow: &mut desk_persistence::PgUnitOfWork<'_>) -> String {
+        diesel::sql_query("SELECT coalesce(current_setting('desk.actor_id', true), '') AS value")
+            .get_result::<Setting>(uow.connection())
+            .unwrap()
+            .value
+    }
+    let t = TestDb::new();
+    let (me, other) = write(&t.db, |uow| {
+        let me = profile(uow, "me@x.org", "M", "E", false, false).id;
+        let other = profile(uow, "other@x.org", "O", "T", false, false).id;
+        uow.link_identity(me, "https://sso.example.org", "sub-me")
+            .unwrap();
+        (me, other)
+    });
+    let seen =
+        t.db.in_transaction(None, |uow| {
+            let unknown = uow.profile_by_identity("https://sso.example.org", "nobody")?;
+            let before = actor_setting(uow);
+            let found = uow.profile_by_identity("https://sso.example.org", "sub-me")?;
+            let after_look_up = actor_setting(uow);
+            uow.set_actor(me)?;
+            let after_same = actor_setting(uow);
+            uow.set_actor(other)?;
+            let after_other = actor_setting(uow);
+            Ok((
+                unknown.is_none(),
+                before,
+                found.map(|p| p.id),
+                after_look_up,
+                after_same,
+                after_other,
+            ))
+        })
+        .unwrap();
+    assert_eq!(
+        seen,
+        (
+            true,
+            String::new(),
+            Some(me),
+            me.0.to_string(),
+            me.0.to_string(),
+            other.0.to_string()
+        )
+    );
+}
