@@ -1,9 +1,16 @@
 -- How many activities each ticket has, kept by the database itself. The timeline's
 -- pagination links need the number of a ticket's activities (`links.last`, and a 404 for a
--- page past the end); counting them is a scan of the ticket's whole index range (13 ms for
--- 100,000 activities), while summing these rows is a few index look-ups whatever the size.
--- Like `profile_ticket_counts`: each statement adds to one of 8 slots chosen at random, so
--- concurrent writers on one ticket rarely wait on the same row; readers sum the slots.
+-- page past the end); counting them is a scan of the ticket's whole index range (5–13 ms
+-- for 100,000 activities), while summing these rows is a few index look-ups whatever the
+-- size. Like `profile_ticket_counts`, each statement adds to one of 8 slots chosen at
+-- random and readers sum the slots. Lock order: whoever records an activity locks the
+-- ticket's row first (the `updated_at` bump, see `record_activity`), then a slot here; a
+-- writer taking a slot before the ticket row would deadlock with a status change.
+
+-- No activity may be written between the count below and the triggers that follow it (a
+-- still-running older instance, during a rolling deploy).
+LOCK TABLE activities IN SHARE ROW EXCLUSIVE MODE;
+
 CREATE TABLE ticket_activity_counts (
     ticket_id integer NOT NULL,
     slot      smallint NOT NULL CHECK (slot BETWEEN 0 AND 7),
@@ -39,6 +46,9 @@ BEGIN
     PERFORM ticket_activity_counts_add(ARRAY[NEW.ticket_id], 1);
     RETURN NULL;
 END $$;
+
+-- "Load older" counts the ticket's activities at or above its cursor: a short range here.
+CREATE INDEX activities_ticket_id_id_idx ON activities (ticket_id, id);
 
 CREATE TRIGGER ticket_activity_counts_insert AFTER INSERT ON activities
     REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT

@@ -72,6 +72,9 @@ pub struct ProfileDetails {
 
 /// The identity port: profiles by (issuer, subject).
 pub trait IdentityRepository {
+    /// The profile signed in as (issuer, subject). Only for signing in: an adapter may
+    /// record the profile found as the acting profile of the unit of work on the way (the
+    /// PostgreSQL adapter does, saving a round trip per request).
     fn profile_by_identity(&mut self, issuer: &str, subject: &str) -> RepoResult<Option<Profile>>;
     /// Profiles whose e-mail equals `email` case-insensitively and that no identity has
     /// claimed yet (imported or seeded people waiting for their first sign-in).

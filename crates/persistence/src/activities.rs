@@ -11,6 +11,14 @@ use diesel::prelude::*;
 impl ActivityRepository for PgUnitOfWork<'_> {
     fn record_activity(&mut self, activity: &NewActivity) -> RepoResult<Activity> {
         let (action_type, action_id) = action_columns(activity.action);
+        // §1.9: recording an activity touches its ticket (same transaction as the insert).
+        // The ticket first: its row lock comes before the counter slot the insert's trigger
+        // takes (`ticket_activity_counts`), the order of every other writer of the ticket
+        // (a status change locks the row, then records). The other order deadlocks with them.
+        diesel::update(tickets::table.find(activity.ticket.0))
+            .set(tickets::updated_at.eq(activity.at))
+            .execute(self.conn)
+            .map_err(storage)?;
         let row: ActivityRow = diesel::insert_into(activities::table)
             .values((
                 activities::ticket_id.eq(activity.ticket.0),
@@ -22,11 +30,6 @@ impl ActivityRepository for PgUnitOfWork<'_> {
             ))
             .returning(ActivityRow::as_returning())
             .get_result(self.conn)
-            .map_err(storage)?;
-        // §1.9: recording an activity touches its ticket (same transaction as the insert).
-        diesel::update(tickets::table.find(activity.ticket.0))
-            .set(tickets::updated_at.eq(activity.at))
-            .execute(self.conn)
             .map_err(storage)?;
         Activity::try_from(row)
     }

@@ -10,7 +10,7 @@ use crate::schema::{activities, tickets};
 use crate::scope::{visible_ticket_ids, visible_tickets};
 use crate::uow::PgUnitOfWork;
 use desk_domain::activity::Activity;
-use desk_domain::listing::{Direction, PageSlice};
+use desk_domain::listing::{Direction, PageSlice, TimeRange};
 use desk_domain::policy::Scope;
 use desk_domain::ports::{ActivityFilter, ActivityReadRepository, RepoResult};
 use desk_domain::*;
@@ -67,15 +67,15 @@ fn counted_timeline(filter: &ActivityFilter) -> Option<(TicketId, Option<i32>)> 
         id,
         id_lt,
         id_gt,
-        timestamp,
+        timestamp: TimeRange { from, to },
         ticket,
         actor,
         verb,
     } = filter;
     let unfiltered = id.is_none()
         && id_gt.is_none()
-        && timestamp.from.is_none()
-        && timestamp.to.is_none()
+        && from.is_none()
+        && to.is_none()
         && actor.is_none()
         && verb.is_none();
     match ticket {
@@ -85,7 +85,7 @@ fn counted_timeline(filter: &ActivityFilter) -> Option<(TicketId, Option<i32>)> 
 }
 
 /// A ticket's number of activities from its counter rows; with a cursor, minus those at or
-/// above it (the pages already loaded, so few). One statement, so one snapshot: the counter
+/// above it (the pages already loaded, a short range of the index `(ticket_id, id)`). One statement, so one snapshot: the counter
 /// rows are written in the same transaction as the activities they count.
 const TIMELINE_COUNT: &str = "(SELECT coalesce(sum(c.n), 0)::bigint \
      FROM ticket_activity_counts c WHERE c.ticket_id = \"tickets\".\"id\")";

@@ -219,8 +219,8 @@ impl IdentityRepository for PgUnitOfWork<'_> {
 }
 
 /// Publishes the profile a sign-in found as the transaction's `desk.actor_id`, in the
-/// look-up's own statement: every authenticated request signs in first, so this saves it a
-/// round trip of its own ([`PgUnitOfWork::set_actor`] then has nothing left to do). If the
+/// look-up's own statement: every bearer request signs in first, so this saves it a round
+/// trip of its own (a cookie session publishes through `set_actor` as before) ([`PgUnitOfWork::set_actor`] then has nothing left to do). If the
 /// sign-in is refused (inactive profile), the transaction rolls back with the setting.
 const PUBLISH_AS_ACTOR: &str = "set_config('desk.actor_id', \"profiles\".\"id\"::text, true)";
 

@@ -264,3 +264,49 @@ fn timeline_counts_stay_exact_under_concurrent_writers() {
     });
     assert_consistent(&t.db, mine);
 }
+
+/// A comment records its activity while a status change of the same ticket, which locks the
+/// ticket row first, records its own. Both must lock in the same order (ticket row, then a
+/// counter slot), or the two deadlock whenever they draw the same slot.
+#[test]
+fn recording_activities_never_deadlocks_with_a_ticket_update() {
+    use desk_domain::activity::{NewActivity, Verb};
+    use desk_domain::ports::ActivityRepository;
+    let t = TestDb::new();
+    let (mine, _) = two_profiles(&t.db);
+    let ticket = write(&t.db, |uow| {
+        ticket(uow, ProfileId(mine), &content("d"), 0).id
+    });
+    let rounds = 120;
+    std::thread::scope(|s| {
+        // The status-change order: ticket row first, a pause, then the activity.
+        let updater = s.spawn(|| {
+            let mut conn = t.db.connection().unwrap();
+            for _ in 0..rounds {
+                conn.batch_execute(&format!(
+                    "BEGIN; UPDATE tickets SET status = 'in-progress' WHERE id = {id};
+                     SELECT pg_sleep(0.002);
+                     INSERT INTO activities (ticket_id, verb) VALUES ({id}, 'ticket:update');
+                     COMMIT",
+                    id = ticket.0
+                ))
+                .expect("ticket update and its activity");
+            }
+        });
+        // The comment order: whatever the repository does.
+        for _ in 0..rounds * 2 {
+            t.db.in_transaction(Some(ProfileId(mine)), |uow| {
+                uow.record_activity(&NewActivity {
+                    actor: Some(ProfileId(mine)),
+                    verb: Verb::CommentCreate,
+                    ticket,
+                    action: None,
+                    at: at(1),
+                })
+            })
+            .expect("activity recorded without a deadlock");
+        }
+        updater.join().unwrap();
+    });
+    assert_consistent(&t.db, mine);
+}
