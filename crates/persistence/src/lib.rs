@@ -18,7 +18,8 @@
 //! reads stay small whatever the data size: `ticket_status_counts` (superusers' totals),
 //! `ticket_participants` and `profile_ticket_counts` (a participant's scope and
 //! `tickets-count`), and `ticket_stats` with its append-only `ticket_stats_deltas` (the
-//! statistics by month, country and responder, folded when read). Each has a property
+//! statistics by month, country and responder, folded when read), `ticket_activity_counts`
+//! (the size of a ticket's timeline). Each has a property
 //! test that compares it with a recount after random writes and under concurrent writers.
 //!
 //! Also here: deterministic demo data ([`seed`]) and a private PostgreSQL cluster for demos
