@@ -48,7 +48,8 @@ TICKETS=$(psql "$BENCH_URL" -Atc "SELECT string_agg(id::text, ',') FROM (SELECT 
   WHERE requester_id = ${REQUESTER_ID} ORDER BY id LIMIT 50) t")
 
 # The demo writes its media and outbox under the working directory: keep them in $OUT.
-(cd "$OUT" && DATABASE_URL="$BENCH_URL" DESK_LOG=warn exec "$DESK" demo --port "$PORT" \
+# DESK_DB_POOL_SIZE=4: see scripts/bench.sh.
+(cd "$OUT" && DATABASE_URL="$BENCH_URL" DESK_LOG=warn DESK_DB_POOL_SIZE=4 exec "$DESK" demo --port "$PORT" \
   --token-for "$REQUESTER_EMAIL" >"$OUT/demo.log" 2>&1) &
 DEMO_PID=$!
 for _ in $(seq 1 60); do grep -q "running at" "$OUT/demo.log" && break; sleep 1; done

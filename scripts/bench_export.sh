@@ -39,7 +39,8 @@ psql "$BENCH_URL" -qc "VACUUM ANALYZE"
 STAFF_EMAIL=$(psql "$BENCH_URL" -Atc "SELECT email FROM profiles WHERE is_staff AND is_active
   AND email <> '' ORDER BY id LIMIT 1")
 
-(cd "$OUT" && DATABASE_URL="$BENCH_URL" DESK_LOG=warn exec "$DESK" demo --port "$PORT" \
+# DESK_DB_POOL_SIZE=4: see scripts/bench.sh.
+(cd "$OUT" && DATABASE_URL="$BENCH_URL" DESK_LOG=warn DESK_DB_POOL_SIZE=4 exec "$DESK" demo --port "$PORT" \
   --token-for "$STAFF_EMAIL" >"$OUT/demo.log" 2>&1) &
 DEMO_PID=$!
 for _ in $(seq 1 60); do grep -q "running at" "$OUT/demo.log" && break; sleep 1; done

@@ -72,7 +72,9 @@ pub fn run(config: &Config, port: u16, token_for: &[String]) -> Result<(), Strin
         (None, Some(cluster)) => cluster.database_url(),
         (None, None) => unreachable!("a cluster is started when no DATABASE_URL is set"),
     };
-    let db = Database::connect(&database_url, 8).map_err(|e| format!("database: {e}"))?;
+    // `DESK_DB_POOL_SIZE` applies here as in `desk serve` (the benchmarks set it).
+    let db = Database::connect(&database_url, config.db_pool_size)
+        .map_err(|e| format!("database: {e}"))?;
     db.migrate().map_err(|e| format!("migrations: {e}"))?;
     if db.profile_count().map_err(|e| e.to_string())? == 0 {
         seed_with_progress(&db, 12, 120, 7)?;
@@ -111,7 +113,7 @@ pub fn run(config: &Config, port: u16, token_for: &[String]) -> Result<(), Strin
             })?;
         let settings = ServeSettings {
             database_url,
-            pool_size: 8,
+            pool_size: config.db_pool_size,
             bind,
             issuer: running.url.clone(),
             client_id: DEMO_CLIENT.into(),
