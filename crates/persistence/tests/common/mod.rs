@@ -12,8 +12,12 @@ use diesel::prelude::*;
 use rand::Rng;
 
 pub fn admin_url() -> String {
-    std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
+    // Without TLS to the local server: it protects nothing on loopback, and libpq's OpenSSL
+    // state torn down at process exit while a pool thread still holds a connection once
+    // aborted a test binary ("double free or corruption") after all its tests had passed.
+    std::env::var("DATABASE_URL").unwrap_or_else(|_| {
+        "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable".to_string()
+    })
 }
 
 /// `url` with its database name replaced by `name`.
