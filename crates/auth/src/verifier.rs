@@ -335,7 +335,7 @@ impl BearerVerifier {
         Ok(claims)
     }
 
-    /// How many verified tokens are remembered (for tests and metrics).
+    /// How many verified tokens are remembered (the tests read it).
     pub fn verified_tokens(&self) -> usize {
         self.verified.len()
     }
