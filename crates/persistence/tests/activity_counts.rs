@@ -142,18 +142,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..8u8, 0..8u8).prop_map(|(from, to)| Op::MoveActivities { from, to }),
         1 => (2..7u8).prop_map(|modulo| Op::DeleteTickets { modulo }),
     ];
-    // About one write in eight is rolled back.
-    (leaf, proptest::bool::weighted(0.125)).prop_map(|(op, rolled_back)| {
-        if rolled_back {
-            Op::RolledBack(Box::new(op))
-        } else {
-            op
-        }
-    })
-}
-
-fn ticket_at(rank: u8) -> String {
-    format!("(SELECT id FROM tickets ORDER BY id OFFSET {rank} LIMIT 1)")
+    with_rollbacks(leaf, Op::RolledBack)
 }
 
 fn sql_of(op: &Op, mine: i32, other: i32) -> String {
@@ -185,14 +174,6 @@ fn sql_of(op: &Op, mine: i32, other: i32) -> String {
     }
 }
 
-fn cases() -> u32 {
-    std::env::var("DESK_PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .map(|n: u32| (n / 10).max(64))
-        .unwrap_or(64)
-}
-
 fn two_profiles(db: &desk_persistence::Database) -> (i32, i32) {
     write(db, |uow| {
         let mine = profile(uow, "mine@x.org", "M", "Ine", false, false).id.0;
@@ -206,24 +187,17 @@ fn timeline_counts_follow_every_kind_of_write() {
     let t = TestDb::new();
     let (mine, other) = two_profiles(&t.db);
     let mut runner = TestRunner::new(Config {
-        cases: cases(),
+        cases: write_sequence_cases(64),
         ..Config::default()
     });
     runner
         .run(&proptest::collection::vec(op(), 1..25), |ops| {
-            let mut conn = t.db.connection().unwrap();
-            conn.batch_execute("TRUNCATE tickets, activities, ticket_activity_counts CASCADE")
-                .unwrap();
-            for op in &ops {
-                let sql = sql_of(op, mine, other);
-                match op {
-                    Op::RolledBack(_) => conn
-                        .batch_execute(&format!("BEGIN; {sql}; ROLLBACK"))
-                        .unwrap(),
-                    _ => conn.batch_execute(&sql).unwrap(),
-                }
-            }
-            drop(conn);
+            apply_writes(
+                &t.db,
+                "TRUNCATE tickets, activities, ticket_activity_counts CASCADE",
+                ops.iter()
+                    .map(|op| (sql_of(op, mine, other), matches!(op, Op::RolledBack(_)))),
+            );
             assert_consistent(&t.db, mine);
             Ok(())
         })

@@ -226,17 +226,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (2..6u8).prop_map(|modulo| Op::DeleteTickets { modulo }),
         1 => Just(Op::Fold),
     ];
-    (leaf, proptest::bool::weighted(0.125)).prop_map(|(op, rolled_back)| {
-        if rolled_back {
-            Op::RolledBack(Box::new(op))
-        } else {
-            op
-        }
-    })
-}
-
-fn ticket_at(rank: u8) -> String {
-    format!("(SELECT id FROM tickets ORDER BY id OFFSET {rank} LIMIT 1)")
+    with_rollbacks(leaf, Op::RolledBack)
 }
 
 /// A countries array from three bits (a repeated element counts twice, as `unnest` does).
@@ -326,14 +316,6 @@ fn sql_of(op: &Op, profiles: &[i32]) -> String {
     }
 }
 
-fn cases() -> u32 {
-    std::env::var("DESK_PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .map(|n: u32| (n / 10).max(48))
-        .unwrap_or(48)
-}
-
 fn profiles(db: &desk_persistence::Database, prefix: &str) -> Vec<i32> {
     write(db, |uow| {
         (0..4)
@@ -358,26 +340,17 @@ fn the_summary_answers_like_a_count_after_every_kind_of_write() {
     let t = TestDb::new();
     let profiles = profiles(&t.db, "s");
     let mut runner = TestRunner::new(Config {
-        cases: cases(),
+        cases: write_sequence_cases(48),
         ..Config::default()
     });
     runner
         .run(&proptest::collection::vec(op(), 1..25), |ops| {
-            let mut conn = t.db.connection().unwrap();
-            conn.batch_execute(
+            apply_writes(
+                &t.db,
                 "TRUNCATE tickets, responders, ticket_stats, ticket_stats_deltas CASCADE",
-            )
-            .unwrap();
-            for op in &ops {
-                let sql = sql_of(op, &profiles);
-                match op {
-                    Op::RolledBack(_) => conn
-                        .batch_execute(&format!("BEGIN; {sql}; ROLLBACK"))
-                        .unwrap(),
-                    _ => conn.batch_execute(&sql).unwrap(),
-                }
-            }
-            drop(conn);
+                ops.iter()
+                    .map(|op| (sql_of(op, &profiles), matches!(op, Op::RolledBack(_)))),
+            );
             assert_consistent(&t.db);
             Ok(())
         })

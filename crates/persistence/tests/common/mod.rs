@@ -153,3 +153,51 @@ pub fn write<T>(db: &Database, f: impl FnOnce(&mut PgUnitOfWork<'_>) -> T) -> T 
     db.in_transaction(None, |uow| Ok(f(uow)))
         .expect("transaction")
 }
+
+/// Property tests of the trigger-kept summaries run random sequences of SQL writes. These
+/// are the parts they share.
+///
+/// How many sequences per run: `DESK_PROPTEST_CASES` / 10, and at least `floor`.
+pub fn write_sequence_cases(floor: u32) -> u32 {
+    std::env::var("DESK_PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map(|n: u32| (n / 10).max(floor))
+        .unwrap_or(floor)
+}
+
+/// The id of the ticket of rank `rank` (by id, `OFFSET`), as a sub-select: generated
+/// operations stay meaningful whatever ids exist.
+pub fn ticket_at(rank: u8) -> String {
+    format!("(SELECT id FROM tickets ORDER BY id OFFSET {rank} LIMIT 1)")
+}
+
+/// `leaf` with about one write in eight wrapped by `rolled_back`.
+pub fn with_rollbacks<O: std::fmt::Debug + Clone>(
+    leaf: impl proptest::strategy::Strategy<Value = O>,
+    rolled_back: fn(Box<O>) -> O,
+) -> impl proptest::strategy::Strategy<Value = O> {
+    use proptest::strategy::Strategy;
+    (leaf, proptest::bool::weighted(0.125)).prop_map(move |(op, roll_back)| {
+        if roll_back {
+            rolled_back(Box::new(op))
+        } else {
+            op
+        }
+    })
+}
+
+/// Empties the tables with `reset`, then runs each write; a write marked `true` runs in a
+/// transaction that is rolled back.
+pub fn apply_writes(db: &Database, reset: &str, writes: impl IntoIterator<Item = (String, bool)>) {
+    let mut conn = db.connection().unwrap();
+    conn.batch_execute(reset).unwrap();
+    for (sql, rolled_back) in writes {
+        if rolled_back {
+            conn.batch_execute(&format!("BEGIN; {sql}; ROLLBACK"))
+                .unwrap();
+        } else {
+            conn.batch_execute(&sql).unwrap();
+        }
+    }
+}
