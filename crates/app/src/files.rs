@@ -36,8 +36,7 @@ fn storage(error: io::Error) -> DomainError {
 }
 
 fn random_name() -> String {
-    let bytes: [u8; 16] = rand::random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(rand::random::<[u8; 16]>())
 }
 
 impl FsFileStore {

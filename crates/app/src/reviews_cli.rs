@@ -145,11 +145,7 @@ impl ReviewJobSettings {
 }
 
 fn new_token_id() -> String {
-    hex(&rand::random::<[u8; 16]>())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(rand::random::<[u8; 16]>())
 }
 
 /// The review-request job: one `mail` job per recipient, each with its own token; nothing

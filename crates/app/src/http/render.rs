@@ -699,11 +699,37 @@ impl Document {
     }
     /// The response: `application/vnd.api+json` with this document as the body.
     pub fn respond(&self, status: actix_web::http::StatusCode) -> actix_web::HttpResponse {
-        actix_web::HttpResponse::build(status)
-            .insert_header((
-                actix_web::http::header::CONTENT_TYPE,
-                super::errors::JSONAPI,
-            ))
-            .body(serde_json::to_vec(self).expect("documents always serialize"))
+        respond_json(status, self)
     }
+}
+
+/// `{"data": [...], "included"?}` serialized straight from typed resources, in one pass:
+/// for answers of many rows (a statistic has up to one per ticket), where rendering each
+/// resource first and copying it into the document took a third of the time.
+#[derive(Serialize)]
+pub struct CollectionDocument<'a, T: Serialize> {
+    data: &'a [T],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    included: Option<Vec<Rendered>>,
+}
+
+impl<'a, T: Serialize> CollectionDocument<'a, T> {
+    pub fn new(data: &'a [T], included: Option<Vec<Rendered>>) -> Self {
+        CollectionDocument { data, included }
+    }
+    pub fn respond(&self, status: actix_web::http::StatusCode) -> actix_web::HttpResponse {
+        respond_json(status, self)
+    }
+}
+
+fn respond_json<T: Serialize>(
+    status: actix_web::http::StatusCode,
+    document: &T,
+) -> actix_web::HttpResponse {
+    actix_web::HttpResponse::build(status)
+        .insert_header((
+            actix_web::http::header::CONTENT_TYPE,
+            super::errors::JSONAPI,
+        ))
+        .body(serde_json::to_vec(document).expect("documents always serialize"))
 }

@@ -2,17 +2,17 @@
 //! §9.1; W9, W22, W23): staff or superusers, all rows, not paginated. Every grouping value is
 //! part of a row's id, so ids are unique (W22).
 
-use super::collab::{included, single_document};
+use super::collab::included;
 use super::errors::ApiResult;
 use super::method_not_allowed;
-use super::render::{datetime, includes, rendered, to_one};
+use super::render::{includes, to_one, CollectionDocument, Timestamp, ToOne};
 use super::request::{check_accept, query_params};
 use super::{AppState, Caller};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use desk_domain::ports::{ReviewStat, TicketStat};
 use desk_domain::usecases::stats as usecase;
-use serde_json::{json, Value};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -31,10 +31,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 fn sha256_hex(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    let mut out = [0u8; 64];
+    hex::encode_to_slice(Sha256::digest(text.as_bytes()), &mut out)
+        .expect("64 hex digits for 32 bytes");
+    std::str::from_utf8(&out)
+        .expect("hex digits are ASCII")
+        .to_owned()
 }
 
 /// The original id (`status + month + responder`) with the country appended (W22); rows
@@ -45,7 +47,7 @@ pub fn ticket_stat_id(row: &TicketStat) -> String {
         .map(|m| m.format("%Y-%m-%d %H:%M:%S").to_string())
         .unwrap_or_default();
     let responder = row.responder.map(|r| r.to_string()).unwrap_or_default();
-    let country = row.country.clone().unwrap_or_default();
+    let country = row.country.as_deref().unwrap_or_default();
     sha256_hex(&format!("{}{month}{responder}{country}", row.status))
 }
 
@@ -55,32 +57,84 @@ pub fn review_stat_id(row: &ReviewStat) -> String {
     sha256_hex(&format!("{responder}{ticket}"))
 }
 
-pub fn ticket_stat_resource(row: &TicketStat) -> Value {
-    json!({
-        "type": "ticket-stats",
-        "id": ticket_stat_id(row),
-        "attributes": {
-            "date": row.month.as_ref().map(datetime),
-            "count": row.count,
-            "status": row.status,
-            "country": row.country,
-            "avg-time": row.avg_hours,
-            "past-deadline": row.past_deadline,
-        },
-        "relationships": {"responder": to_one("profiles", row.responder.map(|p| p.0))},
-    })
+#[derive(Serialize)]
+struct TicketStatAttributes<'a> {
+    date: Option<Timestamp<'a>>,
+    count: i64,
+    status: &'a str,
+    country: Option<&'a str>,
+    #[serde(rename = "avg-time")]
+    avg_time: i64,
+    #[serde(rename = "past-deadline")]
+    past_deadline: i64,
 }
 
-pub fn review_stat_resource(row: &ReviewStat) -> Value {
-    json!({
-        "type": "review-stats",
-        "id": review_stat_id(row),
-        "attributes": {"count": row.count, "ratings": row.ratings},
-        "relationships": {
-            "ticket": to_one("tickets", row.ticket.map(|t| t.0)),
-            "responder": to_one("profiles", row.responder.map(|p| p.0)),
+#[derive(Serialize)]
+struct ResponderRelationship {
+    responder: ToOne,
+}
+
+#[derive(Serialize)]
+struct TicketStatResource<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: String,
+    attributes: TicketStatAttributes<'a>,
+    relationships: ResponderRelationship,
+}
+
+fn ticket_stat_resource(row: &TicketStat) -> TicketStatResource<'_> {
+    TicketStatResource {
+        kind: "ticket-stats",
+        id: ticket_stat_id(row),
+        attributes: TicketStatAttributes {
+            date: row.month.as_ref().map(Timestamp),
+            count: row.count,
+            status: &row.status,
+            country: row.country.as_deref(),
+            avg_time: row.avg_hours,
+            past_deadline: row.past_deadline,
         },
-    })
+        relationships: ResponderRelationship {
+            responder: to_one("profiles", row.responder.map(|p| p.0)),
+        },
+    }
+}
+
+#[derive(Serialize)]
+struct ReviewStatAttributes {
+    count: i64,
+    ratings: i64,
+}
+
+#[derive(Serialize)]
+struct ReviewStatRelationships {
+    ticket: ToOne,
+    responder: ToOne,
+}
+
+#[derive(Serialize)]
+struct ReviewStatResource {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: String,
+    attributes: ReviewStatAttributes,
+    relationships: ReviewStatRelationships,
+}
+
+fn review_stat_resource(row: &ReviewStat) -> ReviewStatResource {
+    ReviewStatResource {
+        kind: "review-stats",
+        id: review_stat_id(row),
+        attributes: ReviewStatAttributes {
+            count: row.count,
+            ratings: row.ratings,
+        },
+        relationships: ReviewStatRelationships {
+            ticket: to_one("tickets", row.ticket.map(|t| t.0)),
+            responder: to_one("profiles", row.responder.map(|p| p.0)),
+        },
+    }
 }
 
 /// Ticket counts per (month | country | responder, status) over all tickets.
@@ -110,13 +164,9 @@ pub async fn ticket_stats(
             usecase::ticket_stats(uow, actor, now, &params, with_responders)
         })
         .await?;
-    let data = stats.rows.iter().map(ticket_stat_resource).collect();
+    let data: Vec<_> = stats.rows.iter().map(ticket_stat_resource).collect();
     let inc = with_responders.then(|| included(&actor, &stats.related));
-    Ok(single_document(
-        StatusCode::OK,
-        rendered(&Value::Array(data)),
-        inc,
-    ))
+    Ok(CollectionDocument::new(&data, inc).respond(StatusCode::OK))
 }
 
 /// Review counts and rating sums per ticket or per responder over all reviews.
@@ -146,13 +196,9 @@ pub async fn review_stats(
             usecase::review_stats(uow, actor, now, &params, with_responders, with_tickets)
         })
         .await?;
-    let data = stats.rows.iter().map(review_stat_resource).collect();
+    let data: Vec<_> = stats.rows.iter().map(review_stat_resource).collect();
     let inc = (with_responders || with_tickets).then(|| included(&actor, &stats.related));
-    Ok(single_document(
-        StatusCode::OK,
-        rendered(&Value::Array(data)),
-        inc,
-    ))
+    Ok(CollectionDocument::new(&data, inc).respond(StatusCode::OK))
 }
 
 #[cfg(test)]

@@ -1,0 +1,1 @@
+DROP INDEX reviews_created_at_idx;
