@@ -1,12 +1,14 @@
 //! `ActivityRepository`.
 
 use crate::error::storage;
+use crate::fragments::prepared;
 use crate::models::{action_columns, ActivityRow};
-use crate::schema::{activities, tickets};
+use crate::schema::activities;
 use crate::uow::PgUnitOfWork;
 use desk_domain::activity::{Activity, NewActivity};
 use desk_domain::ports::{ActivityRepository, RepoResult};
 use diesel::prelude::*;
+use diesel::sql_types::{Integer, Timestamptz};
 
 impl ActivityRepository for PgUnitOfWork<'_> {
     fn record_activity(&mut self, activity: &NewActivity) -> RepoResult<Activity> {
@@ -15,8 +17,9 @@ impl ActivityRepository for PgUnitOfWork<'_> {
         // The ticket first: its row lock comes before the counter slot the insert's trigger
         // takes (`ticket_activity_counts`), the order of every other writer of the ticket
         // (a status change locks the row, then records). The other order deadlocks with them.
-        diesel::update(tickets::table.find(activity.ticket.0))
-            .set(tickets::updated_at.eq(activity.at))
+        prepared("UPDATE tickets SET updated_at = $1 WHERE id = $2")
+            .bind::<Timestamptz, _>(activity.at)
+            .bind::<Integer, _>(activity.ticket.0)
             .execute(self.conn)
             .map_err(storage)?;
         let row: ActivityRow = diesel::insert_into(activities::table)

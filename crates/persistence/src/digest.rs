@@ -1,6 +1,7 @@
 //! `DigestRepository`: what the daily digest reads, and its bookkeeping (contract §5.4, W28).
 
 use crate::error::storage;
+use crate::fragments::prepared;
 use crate::models::ActivityRow;
 use crate::schema::{activities, tickets};
 use crate::uow::PgUnitOfWork;
@@ -9,7 +10,6 @@ use desk_domain::activity::Activity;
 use desk_domain::ports::{DigestRepository, RepoResult};
 use desk_domain::TicketId;
 use diesel::prelude::*;
-use diesel::sql_query;
 use diesel::sql_types::{Int4, Nullable, Timestamptz};
 
 #[derive(QueryableByName)]
@@ -23,7 +23,7 @@ struct Candidate {
 impl DigestRepository for PgUnitOfWork<'_> {
     fn digest_candidates(&mut self) -> RepoResult<Vec<(TicketId, Option<DateTime<Utc>>)>> {
         // W28a: every ticket with activities newer than its last digest.
-        let rows: Vec<Candidate> = sql_query(
+        let rows: Vec<Candidate> = prepared(
             "SELECT t.id, t.sent_notifications_at FROM tickets t \
              WHERE EXISTS (SELECT 1 FROM activities a WHERE a.ticket_id = t.id \
                AND (t.sent_notifications_at IS NULL OR a.\"timestamp\" > t.sent_notifications_at)) \
@@ -99,7 +99,7 @@ impl PgUnitOfWork<'_> {
         &mut self,
         job: desk_domain::jobs::JobId,
     ) -> Result<(), desk_domain::DomainError> {
-        sql_query("UPDATE jobs SET idempotency_key = NULL WHERE id = $1")
+        prepared("UPDATE jobs SET idempotency_key = NULL WHERE id = $1")
             .bind::<diesel::sql_types::Int8, _>(job.0)
             .execute(self.conn)
             .map_err(storage)?;

@@ -70,3 +70,175 @@ impl<QS, ST> AppearsOnTable<QS> for StaticSql<ST> where Self: Expression {}
 impl<ST, GB> ValidGrouping<GB> for StaticSql<ST> {
     type IsAggregate = is_aggregate::Never;
 }
+
+/// A whole statement written by hand, which diesel keeps prepared like its own.
+///
+/// `diesel::sql_query` and every `diesel::update` are never cached (their text could vary),
+/// so the statements every write runs — the ticket's `updated_at`, a job's insert, the
+/// worker's claim — were parsed and planned again each time. A `Prepared` takes a
+/// `&'static str` with its placeholders `$1 … $n` in order, and binds like `sql_query`.
+#[derive(Debug, Clone, Copy)]
+pub struct Prepared<B = NoBinds> {
+    sql: &'static str,
+    binds: B,
+}
+
+/// A statement of fixed text; see [`Prepared`].
+pub fn prepared(sql: &'static str) -> Prepared {
+    Prepared {
+        sql,
+        binds: NoBinds,
+    }
+}
+
+impl<B: BindList> Prepared<B> {
+    /// Binds the next placeholder to `value` as SQL type `ST`.
+    pub fn bind<ST, V>(self, value: V) -> Prepared<WithBind<B, ST, V>> {
+        Prepared {
+            sql: self.sql,
+            binds: WithBind {
+                earlier: self.binds,
+                value,
+                _type: PhantomData,
+            },
+        }
+    }
+}
+
+/// No bound values.
+#[derive(Debug, Clone, Copy)]
+pub struct NoBinds;
+
+/// The values bound so far, then one more.
+#[derive(Debug, Clone, Copy)]
+pub struct WithBind<Earlier, ST, V> {
+    earlier: Earlier,
+    value: V,
+    _type: PhantomData<ST>,
+}
+
+/// The bound values of a [`Prepared`], pushed one at a time where their placeholder is.
+pub trait BindList {
+    fn count(&self) -> usize;
+    fn push_bind<'b>(&'b self, index: usize, out: AstPass<'_, 'b, Pg>) -> QueryResult<()>;
+}
+
+impl BindList for NoBinds {
+    fn count(&self) -> usize {
+        0
+    }
+    fn push_bind<'b>(&'b self, index: usize, _: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        Err(placeholder_error(format!(
+            "no value bound for ${}",
+            index + 1
+        )))
+    }
+}
+
+impl<Earlier, ST, V> BindList for WithBind<Earlier, ST, V>
+where
+    Earlier: BindList,
+    Pg: diesel::sql_types::HasSqlType<ST>,
+    V: diesel::serialize::ToSql<ST, Pg>,
+{
+    fn count(&self) -> usize {
+        self.earlier.count() + 1
+    }
+    fn push_bind<'b>(&'b self, index: usize, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        if index + 1 == self.count() {
+            out.push_bind_param::<ST, V>(&self.value)
+        } else {
+            self.earlier.push_bind(index, out)
+        }
+    }
+}
+
+fn placeholder_error(message: String) -> diesel::result::Error {
+    diesel::result::Error::QueryBuilderError(message.into())
+}
+
+impl<B: BindList> QueryFragment<Pg> for Prepared<B> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        let mut rest = self.sql;
+        let mut bound = 0;
+        while let Some(at) = rest.find('$') {
+            let digits = rest[at + 1..]
+                .bytes()
+                .take_while(u8::is_ascii_digit)
+                .count();
+            if digits == 0 {
+                out.push_sql(&rest[..=at]);
+                rest = &rest[at + 1..];
+                continue;
+            }
+            // diesel numbers the placeholders itself, in the order they are pushed.
+            if rest[at + 1..at + 1 + digits] != (bound + 1).to_string() {
+                return Err(placeholder_error(format!(
+                    "placeholders must run $1, $2, … in order: {}",
+                    self.sql
+                )));
+            }
+            out.push_sql(&rest[..at]);
+            self.binds.push_bind(bound, out.reborrow())?;
+            bound += 1;
+            rest = &rest[at + 1 + digits..];
+        }
+        out.push_sql(rest);
+        if bound != self.binds.count() {
+            return Err(placeholder_error(format!(
+                "{} values bound for {bound} placeholders: {}",
+                self.binds.count(),
+                self.sql
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl<B> QueryId for Prepared<B> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<B> diesel::query_builder::Query for Prepared<B> {
+    type SqlType = diesel::sql_types::Untyped;
+}
+
+impl<B, Conn> diesel::RunQueryDsl<Conn> for Prepared<B> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::sql_types::{Integer, Text};
+
+    #[test]
+    fn a_prepared_statement_binds_in_order_and_may_be_cached() {
+        let query = prepared("UPDATE t SET a = $1 WHERE b = $2 AND c <> '$'")
+            .bind::<Text, _>("x")
+            .bind::<Integer, _>(7);
+        assert_eq!(
+            diesel::debug_query::<Pg, _>(&query).to_string(),
+            "UPDATE t SET a = $1 WHERE b = $2 AND c <> '$' -- binds: [\"x\", 7]"
+        );
+        assert!(query.is_safe_to_cache_prepared(&Pg).unwrap());
+        // What it replaces: diesel never caches `sql_query`.
+        let raw = diesel::sql_query("SELECT 1");
+        assert!(!QueryFragment::<Pg>::is_safe_to_cache_prepared(&raw, &Pg).unwrap());
+    }
+
+    #[test]
+    fn placeholders_out_of_order_or_unbound_are_refused() {
+        let swapped = prepared("SELECT $2, $1")
+            .bind::<Integer, _>(1)
+            .bind::<Integer, _>(2);
+        let unbound = prepared("SELECT $1, $2").bind::<Integer, _>(1);
+        let extra = prepared("SELECT 1").bind::<Integer, _>(1);
+        let sql = |query: &dyn QueryFragment<Pg>| {
+            query.to_sql(&mut diesel::pg::PgQueryBuilder::default(), &Pg)
+        };
+        assert!(sql(&swapped).is_err());
+        assert!(sql(&unbound).is_err());
+        assert!(sql(&extra).is_err());
+        assert!(sql(&prepared("SELECT $1").bind::<Integer, _>(1)).is_ok());
+    }
+}

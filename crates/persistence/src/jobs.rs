@@ -16,13 +16,13 @@
 
 use crate::database::Database;
 use crate::error::{storage, PersistenceError};
+use crate::fragments::prepared;
 use crate::uow::PgUnitOfWork;
 use chrono::{DateTime, Utc};
 use desk_domain::jobs::{Job, JobId, NewJob};
 use desk_domain::ports::{JobQueue, RepoResult};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use diesel::sql_query;
 use diesel::sql_types::{Array, BigInt, Int4, Int8, Jsonb, Nullable, SmallInt, Text, Timestamptz};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -99,8 +99,12 @@ pub struct JobRecord {
     pub idempotency_key: Option<String>,
 }
 
-const COLUMNS: &str =
-    "id, kind, payload, state, priority, run_at, attempts, max_attempts, last_error, idempotency_key";
+/// The columns of a [`JobRecord`], as a literal so statements can be built with `concat!`.
+macro_rules! job_columns {
+    () => {
+        "id, kind, payload, state, priority, run_at, attempts, max_attempts, last_error, idempotency_key"
+    };
+}
 
 /// The job a worker holds while its handler runs.
 #[derive(Debug, Clone, PartialEq)]
@@ -167,7 +171,7 @@ impl JobQueue for PgUnitOfWork<'_> {
     fn enqueue(&mut self, job: &NewJob) -> RepoResult<Option<JobId>> {
         let payload = serde_json::to_value(&job.job)
             .map_err(|e| desk_domain::DomainError::Storage(format!("job payload: {e}")))?;
-        sql_query(
+        prepared(
             "INSERT INTO jobs (kind, payload, priority, run_at, max_attempts, idempotency_key) \
              VALUES ($1, $2, $3, COALESCE($4, now()), $5, $6) \
              ON CONFLICT (idempotency_key) WHERE state IN ('pending', 'running') DO NOTHING \
@@ -213,8 +217,10 @@ impl Database {
     {
         let mut conn = self.connection()?;
         let report = conn.transaction::<_, diesel::result::Error, _>(|conn| {
-            let Some(row) = sql_query(format!(
-                "SELECT {COLUMNS} FROM jobs WHERE state = 'pending' AND run_at <= now() \
+            let Some(row) = prepared(concat!(
+                "SELECT ",
+                job_columns!(),
+                " FROM jobs WHERE state = 'pending' AND run_at <= now() \
                  ORDER BY priority DESC, run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED"
             ))
             .get_result::<JobRecord>(conn)
@@ -256,16 +262,16 @@ impl Database {
                 Outcome::Retrying { error, run_at } => ("pending", *run_at, Some(error.as_str())),
                 Outcome::Failed { error } => ("failed", row.run_at, Some(error.as_str())),
             };
-            sql_query(
-                "UPDATE jobs SET state = $2, run_at = $3, attempts = $4, \
-                 last_error = COALESCE($5, last_error), updated_at = clock_timestamp() \
-                 WHERE id = $1",
+            prepared(
+                "UPDATE jobs SET state = $1, run_at = $2, attempts = $3, \
+                 last_error = COALESCE($4, last_error), updated_at = clock_timestamp() \
+                 WHERE id = $5",
             )
-            .bind::<Int8, _>(row.id)
             .bind::<Text, _>(state)
             .bind::<Timestamptz, _>(run_at)
             .bind::<Int4, _>(claimed.attempt)
             .bind::<Nullable<Text>, _>(error)
+            .bind::<Int8, _>(row.id)
             .execute(conn)?;
             Ok(Some(RunReport {
                 id: claimed.id,
@@ -280,8 +286,10 @@ impl Database {
     pub fn jobs(&self, states: &[JobState]) -> Result<Vec<JobRecord>, PersistenceError> {
         let states: Vec<&str> = states.iter().map(|s| s.as_str()).collect();
         let mut conn = self.connection()?;
-        Ok(sql_query(format!(
-            "SELECT {COLUMNS} FROM jobs WHERE state = ANY($1) ORDER BY id"
+        Ok(prepared(concat!(
+            "SELECT ",
+            job_columns!(),
+            " FROM jobs WHERE state = ANY($1) ORDER BY id"
         ))
         .bind::<Array<Text>, _>(states)
         .load(&mut *conn)?)
@@ -290,12 +298,14 @@ impl Database {
     /// One job by id.
     pub fn job(&self, id: JobId) -> Result<Option<JobRecord>, PersistenceError> {
         let mut conn = self.connection()?;
-        Ok(
-            sql_query(format!("SELECT {COLUMNS} FROM jobs WHERE id = $1"))
-                .bind::<Int8, _>(id.0)
-                .get_result(&mut *conn)
-                .optional()?,
-        )
+        Ok(prepared(concat!(
+            "SELECT ",
+            job_columns!(),
+            " FROM jobs WHERE id = $1"
+        ))
+        .bind::<Int8, _>(id.0)
+        .get_result(&mut *conn)
+        .optional()?)
     }
 
     /// Puts a failed job back in the queue, due now, with a fresh set of attempts (its last
@@ -303,7 +313,7 @@ impl Database {
     pub fn retry_job(&self, id: JobId) -> Result<bool, PersistenceError> {
         let mut conn = self.connection()?;
         let changed = conn.transaction::<_, diesel::result::Error, _>(|conn| {
-            let n = sql_query(
+            let n = prepared(
                 "UPDATE jobs SET state = 'pending', run_at = now(), attempts = 0, \
                  updated_at = now() WHERE id = $1 AND state = 'failed'",
             )
@@ -319,13 +329,13 @@ impl Database {
     /// Deletes finished (`done`) jobs; returns how many.
     pub fn clean_jobs(&self) -> Result<usize, PersistenceError> {
         let mut conn = self.connection()?;
-        Ok(sql_query("DELETE FROM jobs WHERE state = 'done'").execute(&mut *conn)?)
+        Ok(prepared("DELETE FROM jobs WHERE state = 'done'").execute(&mut *conn)?)
     }
 
     /// Queue depth and failures, in one query (refreshed at every `/metrics` scrape).
     pub fn queue_stats(&self) -> Result<QueueStats, PersistenceError> {
         let mut conn = self.connection()?;
-        Ok(sql_query(
+        Ok(prepared(
             "SELECT count(*) FILTER (WHERE state = 'pending') AS pending, \
                     count(*) FILTER (WHERE state = 'pending' AND run_at <= now()) AS due, \
                     count(*) FILTER (WHERE state = 'failed') AS failed \

@@ -1,6 +1,7 @@
 //! `TicketRepository` and `CommentRepository`.
 
 use crate::error::storage;
+use crate::fragments::prepared;
 use crate::models::{CommentRow, ResponderRow, SubscriberRow, TicketContentRow, TicketRow};
 use crate::schema::{comments, responders, subscribers, tickets};
 use crate::scope::{visible_tickets, TicketPredicate};
@@ -338,7 +339,7 @@ fn counted_totals(conn: &mut PgConnection) -> RepoResult<StatusTotals> {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         n: i64,
     }
-    let rows: Vec<Count> = diesel::sql_query(
+    let rows: Vec<Count> = prepared(
         "SELECT status::text AS status, sum(n)::bigint AS n FROM ticket_status_counts GROUP BY status",
     )
     .load(conn)
