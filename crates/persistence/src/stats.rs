@@ -344,7 +344,69 @@ fn ticket_rows(
     );
 }
 
+/// The review summary (`review_stats`, one row per month and responder) answers the
+/// responder grouping when the window is its only filter (what the client sends).
+fn review_summary_answers(q: &ReviewStatsQuery) -> bool {
+    q.group == ReviewStatsGroup::Responder
+        && q.ticket.is_none()
+        && q.ticket_isnull.is_none()
+        && q.responder.is_none()
+        && q.has_responder.is_none()
+}
+
+/// Reviews per responder of the window as ONE query: its whole months from the summary,
+/// the partial months at its edges from the reviews, as [`ticket_stats_sql`] does.
+fn review_summary_sql(q: &ReviewStatsQuery) -> Sql {
+    let whole = month_ceil(q.from);
+    let until = q.to.map(month_start);
+    let mut sql = Sql::default();
+    sql.push(
+        "SELECT NULL::int4 AS ticket, NULLIF(x.responder_id, 0) AS responder, \
+         sum(x.n)::int8 AS n, sum(x.ratings)::int8 AS ratings FROM (\
+         SELECT s.responder_id, s.n, s.ratings FROM review_stats s WHERE s.month >= ",
+    )
+    .bind(Bind::Time(whole));
+    if let Some(until) = until {
+        sql.push(" AND s.month < ").bind(Bind::Time(until));
+    }
+    if whole > q.from {
+        sql.push(" UNION ALL ");
+        review_rows(&mut sql, q.from, Some(whole), q.to);
+    }
+    if let Some(until) = until {
+        sql.push(" UNION ALL ");
+        review_rows(&mut sql, until.max(whole), None, q.to);
+    }
+    sql.push(") x GROUP BY 1, 2 HAVING sum(x.n) <> 0 ORDER BY 1, 2 NULLS FIRST");
+    sql
+}
+
+/// One row per review created from `from`, before `before` and until `to`, and responder
+/// of its ticket (0 when none).
+fn review_rows(
+    sql: &mut Sql,
+    from: DateTime<Utc>,
+    before: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) {
+    sql.push(
+        "SELECT COALESCE(r.user_id, 0) AS responder_id, 1::int8 AS n, v.rating::int8 AS ratings \
+         FROM reviews v LEFT JOIN responders r ON r.ticket_id = v.ticket_id \
+         WHERE v.created_at >= ",
+    )
+    .bind(Bind::Time(from));
+    if let Some(before) = before {
+        sql.push(" AND v.created_at < ").bind(Bind::Time(before));
+    }
+    if let Some(to) = to {
+        sql.push(" AND v.created_at <= ").bind(Bind::Time(to));
+    }
+}
+
 fn review_stats_sql(q: &ReviewStatsQuery) -> Sql {
+    if review_summary_answers(q) {
+        return review_summary_sql(q);
+    }
     let mut sql = Sql::default();
     let (ticket, responder, join) = match q.group {
         ReviewStatsGroup::Ticket => ("v.ticket_id", "NULL::int4", ""),
@@ -425,7 +487,9 @@ impl StatsRepository for PgUnitOfWork<'_> {
     }
 
     fn review_stats(&mut self, query: &ReviewStatsQuery) -> RepoResult<Vec<ReviewStat>> {
-        sort_in_memory(self.conn)?;
+        if !review_summary_answers(query) {
+            sort_in_memory(self.conn)?;
+        }
         let rows: Vec<ReviewStatRow> = review_stats_sql(query)
             .query()
             .load(self.conn)
