@@ -3,6 +3,8 @@
 -- responders (13 ms at 20,000 reviews, on every request); the summary has one row per
 -- month and responder (`responder_id` 0 = the ticket has none).
 --
+-- A row whose reviews are all gone stays, with n = 0; readers leave such groups out.
+--
 -- Unlike `ticket_stats`, writers update these rows directly: reviews arrive one at a time
 -- and responders rarely change on a reviewed ticket, so two writers seldom want one row.
 -- Rows are written in key order, so two writers never deadlock on them.
@@ -17,20 +19,23 @@ CREATE TABLE review_stats (
 -- The columns of a review that the summary counts.
 CREATE TYPE review_stat_review AS (ticket_id integer, created_at timestamptz, rating integer);
 
--- Adds each review `sign` (1 or -1) times, once per responder its ticket has now. Reviews
--- of tickets that no longer exist are left out: a ticket's delete subtracts its reviews
--- before the row goes (`review_stats_ticket_deleting`), because the reviews and responders
--- its delete cascades to are both gone by the time their own triggers run.
-CREATE FUNCTION review_stats_count(changed review_stat_review[], sign integer)
+-- Adds the reviews `added` and subtracts `removed`, once per responder each review's ticket
+-- has now, in one upsert in key order. Reviews of tickets that no longer exist are left
+-- out: a ticket's delete subtracts its reviews before the row goes
+-- (`review_stats_ticket_deleting`), because the reviews and responders its delete cascades
+-- to are both gone by the time their own triggers run (the cascades' AFTER triggers wait
+-- for the end of the outer statement).
+CREATE FUNCTION review_stats_count(added review_stat_review[], removed review_stat_review[])
 RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO review_stats AS s (month, responder_id, n, ratings)
     SELECT date_trunc('month', c.created_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',
-           coalesce(r.user_id, 0), sign * count(*), sign * sum(c.rating)
-    FROM unnest(changed) AS c
+           coalesce(r.user_id, 0), sum(c.sign), sum(c.sign * c.rating)
+    FROM (SELECT a.*, 1 AS sign FROM unnest(added) AS a
+          UNION ALL SELECT d.*, -1 FROM unnest(removed) AS d) AS c
     JOIN tickets t ON t.id = c.ticket_id
     LEFT JOIN responders r ON r.ticket_id = c.ticket_id
-    GROUP BY 1, 2 ORDER BY 1, 2
+    GROUP BY 1, 2 HAVING sum(c.sign) <> 0 OR sum(c.sign * c.rating) <> 0 ORDER BY 1, 2
     ON CONFLICT (month, responder_id) DO UPDATE
     SET n = s.n + EXCLUDED.n, ratings = s.ratings + EXCLUDED.ratings;
 END $$;
@@ -38,45 +43,53 @@ END $$;
 -- The same for changed reviews, with their tickets locked first, as the responders' side
 -- does (`review_stats_responders_changed`): a review and a responder of the same ticket
 -- written at the same moment would otherwise each miss the other, and the sums drift.
-CREATE FUNCTION review_stats_add(changed review_stat_review[], sign integer)
+-- (One statement that changes both reviews and responders, a data-modifying CTE, would
+-- still see each side after the other; no writer does that.)
+CREATE FUNCTION review_stats_add(added review_stat_review[], removed review_stat_review[])
 RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM 1 FROM tickets t
-    WHERE t.id IN (SELECT c.ticket_id FROM unnest(changed) AS c)
+    WHERE t.id IN (SELECT c.ticket_id FROM unnest(added || removed) AS c)
     ORDER BY t.id FOR NO KEY UPDATE;
-    PERFORM review_stats_count(changed, sign);
+    PERFORM review_stats_count(added, removed);
 END $$;
 
 -- Before the row goes, while its reviews and responders are still there. The delete holds
 -- the ticket's row lock already.
 CREATE FUNCTION review_stats_ticket_deleting() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM review_stats_count(ARRAY(
+    PERFORM review_stats_count('{}', ARRAY(
         SELECT ROW(v.ticket_id, v.created_at, v.rating)::review_stat_review
-        FROM reviews v WHERE v.ticket_id = OLD.id), -1);
+        FROM reviews v WHERE v.ticket_id = OLD.id));
     RETURN OLD;
 END $$;
 
 CREATE FUNCTION review_stats_reviews_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM review_stats_add(ARRAY(
-        SELECT ROW(i.ticket_id, i.created_at, i.rating)::review_stat_review FROM inserted i), 1);
+        SELECT ROW(i.ticket_id, i.created_at, i.rating)::review_stat_review FROM inserted i), '{}');
     RETURN NULL;
 END $$;
 
 CREATE FUNCTION review_stats_reviews_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM review_stats_add(ARRAY(
-        SELECT ROW(d.ticket_id, d.created_at, d.rating)::review_stat_review FROM deleted d), -1);
+    PERFORM review_stats_add('{}', ARRAY(
+        SELECT ROW(d.ticket_id, d.created_at, d.rating)::review_stat_review FROM deleted d));
     RETURN NULL;
 END $$;
 
+-- Only rows whose counted columns changed (an edit of the text changes none).
 CREATE FUNCTION review_stats_reviews_updated() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM review_stats_add(ARRAY(
-        SELECT ROW(o.ticket_id, o.created_at, o.rating)::review_stat_review FROM updated_old o), -1);
-    PERFORM review_stats_add(ARRAY(
-        SELECT ROW(n.ticket_id, n.created_at, n.rating)::review_stat_review FROM updated_new n), 1);
+    PERFORM review_stats_add(
+        ARRAY(SELECT ROW(n.ticket_id, n.created_at, n.rating)::review_stat_review
+              FROM updated_new n
+              WHERE NOT EXISTS (SELECT 1 FROM updated_old o WHERE o.id = n.id
+                  AND (o.ticket_id, o.created_at, o.rating) = (n.ticket_id, n.created_at, n.rating))),
+        ARRAY(SELECT ROW(o.ticket_id, o.created_at, o.rating)::review_stat_review
+              FROM updated_old o
+              WHERE NOT EXISTS (SELECT 1 FROM updated_new n WHERE n.id = o.id
+                  AND (o.ticket_id, o.created_at, o.rating) = (n.ticket_id, n.created_at, n.rating))));
     RETURN NULL;
 END $$;
 
@@ -136,8 +149,9 @@ BEGIN
     RETURN NULL;
 END $$;
 
--- No review or responder changes while the summary is filled from them.
-LOCK TABLE reviews, responders IN SHARE ROW EXCLUSIVE MODE;
+-- No ticket, review or responder changes while the summary is filled from them and the
+-- triggers are created.
+LOCK TABLE tickets, reviews, responders IN SHARE ROW EXCLUSIVE MODE;
 
 INSERT INTO review_stats (month, responder_id, n, ratings)
 SELECT date_trunc('month', v.created_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',
@@ -154,10 +168,15 @@ CREATE TRIGGER review_stats_delete AFTER DELETE ON reviews
 CREATE TRIGGER review_stats_update AFTER UPDATE ON reviews
     REFERENCING OLD TABLE AS updated_old NEW TABLE AS updated_new
     FOR EACH STATEMENT EXECUTE FUNCTION review_stats_reviews_updated();
-CREATE TRIGGER review_stats_insert AFTER INSERT ON responders
+-- PostgreSQL fires a table's triggers in name order. On `responders` these come after
+-- `ticket_participants_*`: a responder change then writes the participants before it locks
+-- the ticket, the order of every subscriber change (participants, then the ticket's
+-- `updated_at`). Named `review_stats_*`, they took the ticket first, and a responder and a
+-- subscriber added at once for the same person and ticket deadlocked.
+CREATE TRIGGER ticket_review_stats_insert AFTER INSERT ON responders
     REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION review_stats_responders_inserted();
-CREATE TRIGGER review_stats_delete AFTER DELETE ON responders
+CREATE TRIGGER ticket_review_stats_delete AFTER DELETE ON responders
     REFERENCING OLD TABLE AS deleted FOR EACH STATEMENT EXECUTE FUNCTION review_stats_responders_deleted();
-CREATE TRIGGER review_stats_update AFTER UPDATE ON responders
+CREATE TRIGGER ticket_review_stats_update AFTER UPDATE ON responders
     REFERENCING OLD TABLE AS updated_old NEW TABLE AS updated_new
     FOR EACH STATEMENT EXECUTE FUNCTION review_stats_responders_updated();

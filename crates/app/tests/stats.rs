@@ -504,7 +504,10 @@ async fn each_statistic_is_one_grouped_query() {
         let n = count_queries(&f.app.db.url, |uow| {
             stats::review_stats(uow, &staff, now, &params, false, false).unwrap();
         });
-        assert_eq!(n, 2, "review stats by {by}");
+        // By responder the summary answers in one query; by ticket (any other `by`) the
+        // grouped query over the reviews, after the sort's memory setting.
+        let expected = if by == "responder" { 1 } else { 2 };
+        assert_eq!(n, expected, "review stats by {by}");
     }
     // Including the responders adds one query for their profiles, however many there are
     // (after the fold and the grouped query).

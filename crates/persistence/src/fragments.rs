@@ -77,6 +77,8 @@ impl<ST, GB> ValidGrouping<GB> for StaticSql<ST> {
 /// so the statements every write runs — the ticket's `updated_at`, a job's insert, the
 /// worker's claim — were parsed and planned again each time. A `Prepared` takes a
 /// `&'static str` with its placeholders `$1 … $n` in order, and binds like `sql_query`.
+/// Every `$` followed by digits counts as a placeholder, inside a string literal too: such
+/// text does not belong in these statements (bind the value instead).
 #[derive(Debug, Clone, Copy)]
 pub struct Prepared<B = NoBinds> {
     sql: &'static str,

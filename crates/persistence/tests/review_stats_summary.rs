@@ -347,3 +347,54 @@ fn the_review_summary_stays_exact_under_concurrent_writers() {
     });
     assert_consistent(&t.db);
 }
+
+/// A subscriber change writes the ticket's participants, then bumps the ticket (its
+/// activity). A responder added at the same moment for the same person and ticket must take
+/// its locks in that order too: the summary's responder triggers fire after the
+/// participants' (trigger names order them), or the two deadlock.
+#[test]
+fn a_responder_and_a_subscriber_added_at_once_never_deadlock() {
+    let t = TestDb::new();
+    let profiles = profiles(&t.db, "d");
+    let mut conn = t.db.connection().unwrap();
+    let rounds = 6u8;
+    conn.batch_execute(&sql_of(&Op::Tickets { count: rounds }, &profiles[..1]))
+        .unwrap();
+    // Every ticket already has a review, so the summary's triggers have work to do.
+    conn.batch_execute(
+        "INSERT INTO reviews (ticket_id, rating, body, created_at)
+         SELECT id, 2, 'r', now() FROM tickets",
+    )
+    .unwrap();
+    drop(conn);
+    for round in 0..rounds {
+        let ticket = ticket_at(round);
+        let user = profiles[1 + round as usize % 3];
+        let inserted = std::sync::Barrier::new(2);
+        std::thread::scope(|s| {
+            let subscriber = s.spawn(|| {
+                let mut conn = t.db.connection().unwrap();
+                conn.batch_execute(&format!(
+                    "BEGIN; INSERT INTO subscribers (ticket_id, user_id) SELECT {ticket}, {user}"
+                ))
+                .unwrap();
+                inserted.wait();
+                // The responder's insert is waiting by now.
+                std::thread::sleep(std::time::Duration::from_millis(150));
+                conn.batch_execute(&format!(
+                    "UPDATE tickets SET updated_at = now() WHERE id = {ticket}; COMMIT"
+                ))
+            });
+            let mut conn = t.db.connection().unwrap();
+            inserted.wait();
+            let responder = conn.batch_execute(&format!(
+                "BEGIN; INSERT INTO responders (ticket_id, user_id) SELECT {ticket}, {user};
+                 UPDATE tickets SET updated_at = now() WHERE id = {ticket}; COMMIT"
+            ));
+            assert!(responder.is_ok(), "responder: {responder:?}");
+            let subscriber = subscriber.join().unwrap();
+            assert!(subscriber.is_ok(), "subscriber: {subscriber:?}");
+        });
+    }
+    assert_consistent(&t.db);
+}

@@ -30,6 +30,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
+/// Lowercase hex SHA-256. Into a stack buffer: `hex::encode`'s char iterator was a tenth
+/// of the time of a 20,000-row answer.
 fn sha256_hex(text: &str) -> String {
     let mut out = [0u8; 64];
     hex::encode_to_slice(Sha256::digest(text.as_bytes()), &mut out)
