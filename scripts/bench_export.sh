@@ -12,6 +12,9 @@ TICKETS="${1:-1000000}"
 ADMIN_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 BENCH_DB="desk_bench_export"
 BENCH_URL="${ADMIN_URL%/*}/${BENCH_DB}"
+# shellcheck source=scripts/bench_common.sh
+source scripts/bench_common.sh
+SERVER_URL="$(server_url "$BENCH_DB")"
 PORT=18095 # the demo's identity provider takes PORT + 1
 OUT="$(mktemp -d)"
 trap 'kill "${DEMO_PID:-}" 2>/dev/null && wait "$DEMO_PID" 2>/dev/null || true; rm -rf "$OUT"' EXIT
@@ -40,10 +43,10 @@ STAFF_EMAIL=$(psql "$BENCH_URL" -Atc "SELECT email FROM profiles WHERE is_staff 
   AND email <> '' ORDER BY id LIMIT 1")
 
 # DESK_DB_POOL_SIZE=4: see scripts/bench.sh.
-(cd "$OUT" && DATABASE_URL="$BENCH_URL" DESK_LOG=warn DESK_DB_POOL_SIZE=4 exec "$DESK" demo --port "$PORT" \
+(cd "$OUT" && DATABASE_URL="$SERVER_URL" DESK_LOG=warn DESK_DB_POOL_SIZE=4 exec "$DESK" demo --port "$PORT" \
   --token-for "$STAFF_EMAIL" >"$OUT/demo.log" 2>&1) &
 DEMO_PID=$!
-for _ in $(seq 1 60); do grep -q "running at" "$OUT/demo.log" && break; sleep 1; done
+wait_for_demo "$OUT/demo.log" "$DEMO_PID"
 STAFF=$(grep -A1 "requested with --token-for" "$OUT/demo.log" | grep -o "Bearer [^']*" | head -n1 | cut -d' ' -f2)
 BASE="http://127.0.0.1:$PORT"
 curl -sf -o /dev/null -H "Authorization: Bearer $STAFF" "$BASE/api/v3/me"
