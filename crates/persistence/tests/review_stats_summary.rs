@@ -242,22 +242,7 @@ fn sql_of(op: &Op, profiles: &[i32]) -> String {
 }
 
 fn profiles(db: &desk_persistence::Database, prefix: &str) -> Vec<i32> {
-    write(db, |uow| {
-        (0..6)
-            .map(|i| {
-                profile(
-                    uow,
-                    &format!("{prefix}{i}@x.org"),
-                    "R",
-                    &i.to_string(),
-                    true,
-                    false,
-                )
-                .id
-                .0
-            })
-            .collect()
-    })
+    staff_profiles(db, prefix, 6)
 }
 
 #[test]

@@ -317,22 +317,7 @@ fn sql_of(op: &Op, profiles: &[i32]) -> String {
 }
 
 fn profiles(db: &desk_persistence::Database, prefix: &str) -> Vec<i32> {
-    write(db, |uow| {
-        (0..4)
-            .map(|i| {
-                profile(
-                    uow,
-                    &format!("{prefix}{i}@x.org"),
-                    "S",
-                    &i.to_string(),
-                    true,
-                    false,
-                )
-                .id
-                .0
-            })
-            .collect()
-    })
+    staff_profiles(db, prefix, 4)
 }
 
 #[test]

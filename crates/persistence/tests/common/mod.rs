@@ -154,6 +154,19 @@ pub fn write<T>(db: &Database, f: impl FnOnce(&mut PgUnitOfWork<'_>) -> T) -> T 
         .expect("transaction")
 }
 
+/// `count` staff profiles with e-mails `{prefix}{i}@x.org`: the people of the summaries'
+/// property tests (requesters, responders).
+pub fn staff_profiles(db: &Database, prefix: &str, count: usize) -> Vec<i32> {
+    write(db, |uow| {
+        (0..count)
+            .map(|i| {
+                let email = format!("{prefix}{i}@x.org");
+                profile(uow, &email, "P", &i.to_string(), true, false).id.0
+            })
+            .collect()
+    })
+}
+
 /// Property tests of the trigger-kept summaries run random sequences of SQL writes. These
 /// are the parts they share.
 ///
