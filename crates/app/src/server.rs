@@ -103,8 +103,10 @@ pub fn state_with_reviews(
             .map_err(|e| StartupError(format!("HTTP client: {e}")))?,
     )
     .map_err(|e| StartupError(e.to_string()))?;
+    let db_slots = Arc::new(tokio::sync::Semaphore::new(db.max_connections() as usize));
     Ok(web::Data::new(AppState {
         db,
+        db_slots,
         verifier,
         clock,
         settings: ApiSettings {

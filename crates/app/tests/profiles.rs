@@ -239,3 +239,33 @@ async fn concurrent_first_requests_of_one_identity_all_succeed() {
     );
     assert_eq!(app.count("profile_identities"), 1);
 }
+
+#[actix_web::test]
+async fn every_request_gives_its_database_permit_back() {
+    // Requests wait for one of the pool's connections in arrival order (AppState::blocking).
+    // More at once than there are connections, answering and failing alike: afterwards
+    // every permit is free again, or later requests would queue for good.
+    let app = TestApp::new().await;
+    let user = app.user("Queue", &[]).await;
+    let calls = (0..24).map(|i| {
+        let path = match i % 3 {
+            0 => "/api/v3/me".to_string(),
+            1 => "/api/v3/tickets/999999".to_string(),
+            _ => "/api/v3/profiles?page%5Bnumber%5D=0".to_string(),
+        };
+        let token = user.token.clone();
+        let app = &app;
+        async move { (i, app.get(&path, Some(&token)).await) }
+    });
+    for (i, r) in futures_util::future::join_all(calls).await {
+        let expected = match i % 3 {
+            0 => StatusCode::OK,
+            _ => StatusCode::NOT_FOUND,
+        };
+        assert_eq!(r.status, expected, "{i}: {}", r.text);
+    }
+    assert_eq!(
+        app.state.db_slots.available_permits(),
+        app.state.db.max_connections() as usize
+    );
+}

@@ -102,6 +102,11 @@ impl Database {
         }
     }
 
+    /// The most connections the pool opens.
+    pub fn max_connections(&self) -> u32 {
+        self.pool.max_size()
+    }
+
     /// Open and idle connections, for metrics.
     pub fn pool_state(&self) -> PoolState {
         let state = self.pool.state();

@@ -182,7 +182,8 @@ async fn in_transaction<T: Send + 'static>(
         + 'static,
 ) -> Result<T, DomainError> {
     let db = state.db.clone();
-    web::block(move || db.in_transaction(None, work))
+    state
+        .blocking(move || db.in_transaction(None, work))
         .await
         .map_err(|_| DomainError::Storage("blocking pool".into()))?
 }

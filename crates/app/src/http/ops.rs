@@ -16,7 +16,8 @@ pub async fn healthz() -> HttpResponse {
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200), (status = 503)))]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let db = state.db.clone();
-    let ready = web::block(move || db.ping() && db.migrations_current().unwrap_or(false))
+    let ready = state
+        .blocking(move || db.ping() && db.migrations_current().unwrap_or(false))
         .await
         .unwrap_or(false);
     if ready {
@@ -36,7 +37,7 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let pool = state.db.pool_state();
     state.metrics.set_pool(pool.connections, pool.idle);
     let db = state.db.clone();
-    match web::block(move || db.queue_stats()).await {
+    match state.blocking(move || db.queue_stats()).await {
         Ok(Ok(stats)) => state.metrics.set_queue(stats),
         // Keep the last figures; the scrape itself must not fail.
         _ => tracing::warn!("queue figures unavailable for /metrics"),

@@ -82,20 +82,21 @@ pub async fn create(
         serde_json::Value::Number(n) => Some(n.to_string()),
         _ => None,
     });
-    let review = web::block(move || {
-        db.in_transaction(None, |uow| {
-            usecase::create_review(
-                uow,
-                clock.as_ref(),
-                &key,
-                &input.attributes,
-                named.as_deref(),
-            )
+    let review = state
+        .blocking(move || {
+            db.in_transaction(None, |uow| {
+                usecase::create_review(
+                    uow,
+                    clock.as_ref(),
+                    &key,
+                    &input.attributes,
+                    named.as_deref(),
+                )
+            })
         })
-    })
-    .await
-    .map_err(|_| ApiError::Internal)?
-    .map_err(ApiError::from)?;
+        .await
+        .map_err(|_| ApiError::Internal)?
+        .map_err(ApiError::from)?;
     Ok(document(
         StatusCode::CREATED,
         json!({"data": review_resource(&review)}),
