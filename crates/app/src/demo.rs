@@ -112,7 +112,7 @@ pub fn run(config: &Config, port: u16, token_for: &[String]) -> Result<(), Strin
                 format!("demo identity provider on port {issuer_port}: {e} (choose another --port)")
             })?;
         let settings = ServeSettings {
-            database_url,
+            database_url: database_url.clone(),
             pool_size: config.db_pool_size,
             bind,
             issuer: running.url.clone(),
@@ -128,8 +128,13 @@ pub fn run(config: &Config, port: u16, token_for: &[String]) -> Result<(), Strin
             max_upload_bytes: 524_288_000,
         };
         print_welcome(&issuer, &running.url, &base, &users);
-        // A worker in the process: e-mails become .eml files in .desk/demo/outbox/.
-        let workers = crate::worker::start_demo(&db, config, &base)?;
+        // A worker in the process: e-mails become .eml files in .desk/demo/outbox/. It has
+        // connections of its own, as a `desk worker` process would (one for its thread, one
+        // for LISTEN, one spare): the server's pool stays the requests' (AppState::blocking
+        // hands out one permit per connection of it).
+        let worker_db =
+            Database::connect(&database_url, 3).map_err(|e| format!("database (worker): {e}"))?;
+        let workers = crate::worker::start_demo(&worker_db, config, &base)?;
         let state = server::state_with_web(&settings, web_settings, db, server::system_clock())
             .map_err(|e| e.to_string())?;
         let served = server::run(state, listener)
