@@ -108,7 +108,7 @@ SMALL=$(psql "$BENCH_URL" -Atc "SELECT t.id FROM tickets t WHERE t.requester_id 
   AND t.id <> ${TICKET} ORDER BY t.id LIMIT 1")
 SMALL_COUNT=$(psql "$BENCH_URL" -Atc "SELECT count(*) FROM activities WHERE ticket_id = ${SMALL}")
 run "timeline, ${SMALL_COUNT} activities" "$(timeline "$SMALL")"
-run "POST comment, 50 tickets" "/api/v3/comments" "$OUT/spread.lua"
+run "POST comment, the requester's tickets" "/api/v3/comments" "$OUT/spread.lua"
 run "POST comment, one ticket" "/api/v3/comments" "$OUT/hot.lua"
 echo
 sleep 1 # requests still in flight when wrk stopped
