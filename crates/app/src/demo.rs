@@ -128,6 +128,8 @@ pub fn run(config: &Config, port: u16, token_for: &[String]) -> Result<(), Strin
             max_upload_bytes: 524_288_000,
         };
         print_welcome(&issuer, &running.url, &base, &users);
+        let state = server::state_with_web(&settings, web_settings, db, server::system_clock())
+            .map_err(|e| e.to_string())?;
         // A worker in the process: e-mails become .eml files in .desk/demo/outbox/. It has
         // connections of its own, as a `desk worker` process would (one for its thread, one
         // for LISTEN, one spare): the server's pool stays the requests' (AppState::blocking
@@ -135,8 +137,6 @@ pub fn run(config: &Config, port: u16, token_for: &[String]) -> Result<(), Strin
         let worker_db =
             Database::connect(&database_url, 3).map_err(|e| format!("database (worker): {e}"))?;
         let workers = crate::worker::start_demo(&worker_db, config, &base)?;
-        let state = server::state_with_web(&settings, web_settings, db, server::system_clock())
-            .map_err(|e| e.to_string())?;
         let served = server::run(state, listener)
             .await
             .map_err(|e| format!("server: {e}"));

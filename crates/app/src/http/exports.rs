@@ -150,7 +150,11 @@ async fn export(
     let (tx, mut rx) = mpsc::channel::<Result<Bytes, io::Error>>(CHANNEL_CHUNKS);
     let db = state.db.clone();
     let links = LinkBase::new(state.web.base_url().as_deref());
+    // The export holds a pool connection for as long as it streams: it takes its permit
+    // like every request, and keeps it until the last row is sent.
+    let permit = state.db_permit().await;
     tokio::task::spawn_blocking(move || {
+        let _permit = permit;
         let errors = tx.clone();
         let mut out = CsvExportWriter::new(ChannelWriter { tx });
         let outcome = db.read_only(Some(actor.id), |uow| match kind {

@@ -144,9 +144,21 @@ impl AppState {
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, actix_web::error::BlockingError> {
-        // The semaphore is never closed; were it, the pool would still bound the work.
-        let _permit = self.db_slots.acquire().await.ok();
-        web::block(work).await
+        let permit = self.db_permit().await;
+        web::block(move || {
+            // Held by the work, not by the request's future: a client that goes away
+            // mid-request does not free it while the connection is still in use.
+            let _permit = permit;
+            work()
+        })
+        .await
+    }
+
+    /// A permit for one of the pool's connections, in arrival order; whoever holds it may
+    /// take a connection (see [`AppState::blocking`]). The semaphore is never closed; were
+    /// it, `None` lets the work go on, bounded by the pool alone.
+    pub async fn db_permit(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.db_slots.clone().acquire_owned().await.ok()
     }
 
     /// Runs `work` for `caller` in ONE database transaction on the blocking pool: the caller's
