@@ -18,9 +18,12 @@
 //! reads stay small whatever the data size: `ticket_status_counts` (superusers' totals),
 //! `ticket_participants` and `profile_ticket_counts` (a participant's scope and
 //! `tickets-count`), and `ticket_stats` with its append-only `ticket_stats_deltas` (the
-//! statistics by month, country and responder, folded when read), `ticket_activity_counts`
-//! (the size of a ticket's timeline). Each has a property
-//! test that compares it with a recount after random writes and under concurrent writers.
+//! statistics by month, country and responder, folded when read), `review_stats` (review
+//! statistics by responder, per month), `ticket_activity_counts` (the size of a ticket's
+//! timeline). Each has a property test that compares it with a recount after random writes
+//! and under concurrent writers. The triggers are PL/pgSQL, whose statements PostgreSQL
+//! plans once per connection; hand-written SQL of the adapter goes through
+//! `fragments::static_sql` and `fragments::prepared`, so diesel keeps it prepared too.
 //!
 //! Also here: deterministic demo data ([`seed`]) and a private PostgreSQL cluster for demos
 //! ([`embedded::PrivateCluster`]).
