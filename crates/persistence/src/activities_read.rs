@@ -85,13 +85,20 @@ fn counted_timeline(filter: &ActivityFilter) -> Option<(TicketId, Option<i32>)> 
 }
 
 /// A ticket's number of activities from its counter rows; with a cursor, minus those at or
-/// above it (the pages already loaded, a short range of the index `(ticket_id, id)`). One statement, so one snapshot: the counter
-/// rows are written in the same transaction as the activities they count.
-const TIMELINE_COUNT: &str = "(SELECT coalesce(sum(c.n), 0)::bigint \
-     FROM ticket_activity_counts c WHERE c.ticket_id = \"tickets\".\"id\")";
-const TIMELINE_COUNT_BEFORE: &str = "(SELECT coalesce(sum(c.n), 0)::bigint \
-     FROM ticket_activity_counts c WHERE c.ticket_id = \"tickets\".\"id\") \
-     - (SELECT count(*) FROM activities a WHERE a.ticket_id = \"tickets\".\"id\" AND a.id >= ";
+/// above it (the pages already loaded, a short range of the index `(ticket_id, id)`). One
+/// statement, so one snapshot: the counter rows are written in the same transaction as the
+/// activities they count.
+macro_rules! timeline_count {
+    () => {
+        "(SELECT coalesce(sum(c.n), 0)::bigint \
+         FROM ticket_activity_counts c WHERE c.ticket_id = \"tickets\".\"id\")"
+    };
+}
+const TIMELINE_COUNT: &str = timeline_count!();
+const TIMELINE_COUNT_BEFORE: &str = concat!(
+    timeline_count!(),
+    " - (SELECT count(*) FROM activities a WHERE a.ticket_id = \"tickets\".\"id\" AND a.id >= "
+);
 
 fn to_activities(rows: Vec<ActivityRow>) -> RepoResult<Vec<Activity>> {
     rows.into_iter().map(Activity::try_from).collect()

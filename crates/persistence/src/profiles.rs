@@ -220,8 +220,9 @@ impl IdentityRepository for PgUnitOfWork<'_> {
 
 /// Publishes the profile a sign-in found as the transaction's `desk.actor_id`, in the
 /// look-up's own statement: every bearer request signs in first, so this saves it a round
-/// trip of its own (a cookie session publishes through `set_actor` as before) ([`PgUnitOfWork::set_actor`] then has nothing left to do). If the
-/// sign-in is refused (inactive profile), the transaction rolls back with the setting.
+/// trip, and [`PgUnitOfWork::set_actor`] then has nothing left to do (a cookie session
+/// still publishes through `set_actor`). If the sign-in is refused (inactive profile), the
+/// transaction rolls back with the setting.
 const PUBLISH_AS_ACTOR: &str = "set_config('desk.actor_id', \"profiles\".\"id\"::text, true)";
 
 impl PgUnitOfWork<'_> {

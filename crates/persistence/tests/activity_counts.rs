@@ -215,27 +215,17 @@ fn timeline_counts_stay_exact_under_concurrent_writers() {
             .map(|i| ticket(uow, ProfileId(mine), &content("c"), i).id.0)
             .collect()
     });
-    std::thread::scope(|s| {
-        for worker in 0..4usize {
-            let db = &t.db;
-            let tickets = &tickets;
-            s.spawn(move || {
-                let mut conn = db.connection().unwrap();
-                for round in 0..50usize {
-                    let ticket = tickets[(round + worker) % tickets.len()];
-                    let insert = format!(
-                        "INSERT INTO activities (ticket_id, verb) VALUES ({ticket}, 'comment:create')"
-                    );
-                    let sql = if round % 5 == 4 {
-                        format!("BEGIN; {insert}; ROLLBACK")
-                    } else {
-                        insert
-                    };
-                    conn.batch_execute(&sql).unwrap();
-                }
-            });
+    let failed = concurrent_writes(&t.db, 4, 50, |worker, round| {
+        let ticket = tickets[(round + worker) % tickets.len()];
+        let insert =
+            format!("INSERT INTO activities (ticket_id, verb) VALUES ({ticket}, 'comment:create')");
+        if round % 5 == 4 {
+            format!("BEGIN; {insert}; ROLLBACK")
+        } else {
+            insert
         }
     });
+    assert_eq!(failed, 0, "every activity insert succeeds");
     assert_consistent(&t.db, mine);
 }
 

@@ -9,7 +9,6 @@ mod common;
 use common::*;
 use desk_domain::ports::ProfileRepository;
 use desk_domain::ProfileId;
-use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer};
 use proptest::prelude::*;
@@ -254,27 +253,14 @@ fn participation_stays_exact_under_concurrent_writers() {
             })
             .collect()
     });
-    std::thread::scope(|s| {
-        for worker in 0..4usize {
-            let db = &t.db;
-            let profiles = &profiles;
-            let tickets = &tickets;
-            s.spawn(move || {
-                let mut conn = db.connection().unwrap();
-                for round in 0..60usize {
-                    let user = profiles[(worker + round) % profiles.len()];
-                    let ticket = tickets[(round * 3 + worker) % tickets.len()];
-                    let sql = match round % 4 {
-                        0 => format!("INSERT INTO responders (ticket_id, user_id) VALUES ({ticket}, {user}) ON CONFLICT DO NOTHING"),
-                        1 => format!("INSERT INTO subscribers (ticket_id, user_id) VALUES ({ticket}, {user}) ON CONFLICT DO NOTHING"),
-                        2 => format!("DELETE FROM responders WHERE ticket_id = {ticket} AND user_id = {user}"),
-                        _ => format!("DELETE FROM subscribers WHERE ticket_id = {ticket}"),
-                    };
-                    // Deadlocks between writers are a legitimate outcome; the loser rolls
-                    // back, which must leave the counters exact too.
-                    let _ = conn.batch_execute(&sql);
-                }
-            });
+    concurrent_writes(&t.db, 4, 60, |worker, round| {
+        let user = profiles[(worker + round) % profiles.len()];
+        let ticket = tickets[(round * 3 + worker) % tickets.len()];
+        match round % 4 {
+            0 => format!("INSERT INTO responders (ticket_id, user_id) VALUES ({ticket}, {user}) ON CONFLICT DO NOTHING"),
+            1 => format!("INSERT INTO subscribers (ticket_id, user_id) VALUES ({ticket}, {user}) ON CONFLICT DO NOTHING"),
+            2 => format!("DELETE FROM responders WHERE ticket_id = {ticket} AND user_id = {user}"),
+            _ => format!("DELETE FROM subscribers WHERE ticket_id = {ticket}"),
         }
     });
     assert_consistent(&t.db);

@@ -298,37 +298,31 @@ fn the_review_summary_stays_exact_under_concurrent_writers() {
     conn.batch_execute(&sql_of(&Op::Tickets { count: 3 }, &profiles[..4]))
         .unwrap();
     drop(conn);
-    std::thread::scope(|s| {
-        for worker in 0..4u8 {
-            let db = &t.db;
-            let profiles = &profiles[..4];
-            s.spawn(move || {
-                let mut conn = db.connection().unwrap();
-                for round in 0..60u8 {
-                    let ticket = (round + worker) % 3;
-                    let op = match (round + worker) % 4 {
-                        0 => Op::Reviews {
-                            ticket,
-                            count: 1,
-                            day: round,
-                            rating: worker % 4,
-                        },
-                        1 => Op::Responder {
-                            ticket,
-                            user: (worker + round) % 4,
-                        },
-                        2 => Op::RemoveResponders {
-                            user: (worker + round) % 4,
-                        },
-                        _ => Op::DeleteReviews { modulo: 7 },
-                    };
-                    // Deadlocks are a legitimate outcome and roll back whole.
-                    let _ =
-                        conn.batch_execute(&format!("BEGIN; {}; COMMIT", sql_of(&op, profiles)));
-                    let _ = conn.batch_execute("ROLLBACK");
-                }
-            });
-        }
+    let requesters = &profiles[..4];
+    concurrent_writes(&t.db, 4, 150, |worker, round| {
+        let (worker, round) = (worker as u8, round as u8);
+        let ticket = (round + worker) % 3;
+        let op = match (round + worker) % 4 {
+            0 => Op::Reviews {
+                ticket,
+                count: 1,
+                day: round,
+                rating: worker % 4,
+            },
+            1 => Op::Responder {
+                ticket,
+                user: (worker + round) % 4,
+            },
+            2 => Op::RemoveResponders {
+                user: (worker + round) % 4,
+            },
+            _ => Op::DeleteReviews { modulo: 7 },
+        };
+        // The pause keeps each write uncommitted while the others' triggers run.
+        format!(
+            "BEGIN; {}; SELECT pg_sleep(0.002); COMMIT",
+            sql_of(&op, requesters)
+        )
     });
     assert_consistent(&t.db);
 }

@@ -411,49 +411,37 @@ fn the_summary_stays_exact_under_concurrent_writers() {
     ))
     .unwrap();
     drop(conn);
-    std::thread::scope(|s| {
-        for worker in 0..4u8 {
-            let db = &t.db;
-            let profiles = &profiles;
-            s.spawn(move || {
-                let mut conn = db.connection().unwrap();
-                for round in 0..60u8 {
-                    let ticket = (round * 3 + worker) % 6;
-                    let op = match round % 5 {
-                        0 => Op::Responder {
-                            ticket,
-                            user: (worker + round) % 4,
-                        },
-                        1 => Op::Status {
-                            ticket,
-                            status: (round + worker) % 5,
-                        },
-                        2 => Op::RemoveResponders {
-                            user: (worker + round) % 4,
-                        },
-                        3 => Op::Fold,
-                        _ => Op::Touch {
-                            modulo: 1 + worker % 3,
-                            hours: round,
-                        },
-                    };
-                    // A write and a responder change in one transaction, like the use
-                    // cases do; deadlocks are a legitimate outcome and roll back whole.
-                    let _ = conn.batch_execute(&format!(
-                        "BEGIN; {}; {}; COMMIT",
-                        sql_of(&op, profiles),
-                        sql_of(
-                            &Op::Status {
-                                ticket,
-                                status: round % 5
-                            },
-                            profiles
-                        )
-                    ));
-                    let _ = conn.batch_execute("ROLLBACK");
-                }
-            });
-        }
+    // A write and a responder change in one transaction, like the use cases do.
+    concurrent_writes(&t.db, 4, 60, |worker, round| {
+        let (worker, round) = (worker as u8, round as u8);
+        let ticket = (round * 3 + worker) % 6;
+        let op = match round % 5 {
+            0 => Op::Responder {
+                ticket,
+                user: (worker + round) % 4,
+            },
+            1 => Op::Status {
+                ticket,
+                status: (round + worker) % 5,
+            },
+            2 => Op::RemoveResponders {
+                user: (worker + round) % 4,
+            },
+            3 => Op::Fold,
+            _ => Op::Touch {
+                modulo: 1 + worker % 3,
+                hours: round,
+            },
+        };
+        let status = Op::Status {
+            ticket,
+            status: round % 5,
+        };
+        format!(
+            "BEGIN; {}; {}; COMMIT",
+            sql_of(&op, &profiles),
+            sql_of(&status, &profiles)
+        )
     });
     assert_consistent(&t.db);
 }

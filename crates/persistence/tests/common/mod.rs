@@ -200,6 +200,38 @@ pub fn with_rollbacks<O: std::fmt::Debug + Clone>(
     })
 }
 
+/// Runs `workers` writers at once, each on a connection of its own, each sending the
+/// `rounds` batches of SQL that `sql(worker, round)` writes. A batch that fails is rolled
+/// back and counted (between writers of the same rows a deadlock is a legitimate outcome,
+/// and the rollback must leave the summaries exact too); returns how many failed.
+pub fn concurrent_writes(
+    db: &Database,
+    workers: usize,
+    rounds: usize,
+    sql: impl Fn(usize, usize) -> String + Sync,
+) -> usize {
+    let sql = &sql;
+    std::thread::scope(|s| {
+        let writers: Vec<_> = (0..workers)
+            .map(|worker| {
+                s.spawn(move || {
+                    let mut conn = db.connection().unwrap();
+                    let mut failed = 0;
+                    for round in 0..rounds {
+                        if conn.batch_execute(&sql(worker, round)).is_err() {
+                            failed += 1;
+                            // Ends a batch's transaction left open by its failure.
+                            let _ = conn.batch_execute("ROLLBACK");
+                        }
+                    }
+                    failed
+                })
+            })
+            .collect();
+        writers.into_iter().map(|w| w.join().unwrap()).sum()
+    })
+}
+
 /// Empties the tables with `reset`, then runs each write; a write marked `true` runs in a
 /// transaction that is rolled back.
 pub fn apply_writes(db: &Database, reset: &str, writes: impl IntoIterator<Item = (String, bool)>) {
