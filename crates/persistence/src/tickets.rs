@@ -14,6 +14,7 @@ use desk_domain::policy::{Scope, TicketRelation};
 use desk_domain::ports::{CommentRepository, RepoResult, TicketLinks, TicketRepository};
 use desk_domain::*;
 use diesel::dsl::{count_star, exists, sql};
+use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::sql_types::Bool;
 use diesel_full_text_search::configuration::TsConfigurationByName;
@@ -111,6 +112,41 @@ pub(crate) fn ticket_predicate(
     pred
 }
 
+/// `query` in list order: rank first when searching (best first, W25), then the requested
+/// fields, then id for a stable page.
+fn ordered<'a, ST: 'a>(
+    mut query: tickets::BoxedQuery<'a, Pg, ST>,
+    filter: &TicketFilter,
+    sort: &[(TicketSortField, Direction)],
+) -> tickets::BoxedQuery<'a, Pg, ST> {
+    if let Some(q) = &filter.search {
+        let rank = ts_rank(
+            tickets::search_vector,
+            plainto_tsquery_with_search_config(SEARCH_CONFIG, q.clone()),
+        );
+        query = query.then_order_by(rank.desc());
+    }
+    // PostgreSQL's NULL placement is kept: deadline ascending puts tickets without a
+    // deadline last, descending puts them first.
+    for (field, direction) in sort {
+        query = match (field, direction) {
+            (TicketSortField::CreatedAt, Direction::Asc) => {
+                query.then_order_by(tickets::created_at.asc())
+            }
+            (TicketSortField::CreatedAt, Direction::Desc) => {
+                query.then_order_by(tickets::created_at.desc())
+            }
+            (TicketSortField::DeadlineAt, Direction::Asc) => {
+                query.then_order_by(tickets::deadline_at.asc())
+            }
+            (TicketSortField::DeadlineAt, Direction::Desc) => {
+                query.then_order_by(tickets::deadline_at.desc())
+            }
+        };
+    }
+    query.then_order_by(tickets::id.asc())
+}
+
 fn to_tickets(rows: Vec<TicketRow>) -> RepoResult<Vec<Ticket>> {
     rows.into_iter().map(Ticket::try_from).collect()
 }
@@ -197,42 +233,28 @@ impl TicketRepository for PgUnitOfWork<'_> {
         sort: &[(TicketSortField, Direction)],
         page: PageSlice,
     ) -> RepoResult<Vec<Ticket>> {
-        let mut query = tickets::table
-            .select(TicketRow::as_select())
+        let matching = tickets::table
             .filter(ticket_predicate(scope, filter, true))
             .into_boxed();
-        // Rank first (best first, W25), then the requested fields, then id for a stable page.
-        if let Some(q) = &filter.search {
-            let rank = ts_rank(
-                tickets::search_vector,
-                plainto_tsquery_with_search_config(SEARCH_CONFIG, q.clone()),
-            );
-            query = query.then_order_by(rank.desc());
+        let rows = if filter.search.is_some() {
+            // Ranking reads every match; carrying every match's whole row through the
+            // sort as well cost an eighth of the search. So the page's ids are chosen from
+            // narrow rows, and only those 25 rows are read whole.
+            let page_ids = ordered(matching.select(tickets::id), filter, sort)
+                .limit(page.size)
+                .offset(page.offset());
+            let whole = tickets::table
+                .select(TicketRow::as_select())
+                .filter(tickets::id.eq_any(page_ids))
+                .into_boxed();
+            ordered(whole, filter, sort).load(self.conn)
+        } else {
+            ordered(matching.select(TicketRow::as_select()), filter, sort)
+                .limit(page.size)
+                .offset(page.offset())
+                .load(self.conn)
         }
-        // PostgreSQL's NULL placement is kept: deadline ascending puts tickets without a
-        // deadline last, descending puts them first.
-        for (field, direction) in sort {
-            query = match (field, direction) {
-                (TicketSortField::CreatedAt, Direction::Asc) => {
-                    query.then_order_by(tickets::created_at.asc())
-                }
-                (TicketSortField::CreatedAt, Direction::Desc) => {
-                    query.then_order_by(tickets::created_at.desc())
-                }
-                (TicketSortField::DeadlineAt, Direction::Asc) => {
-                    query.then_order_by(tickets::deadline_at.asc())
-                }
-                (TicketSortField::DeadlineAt, Direction::Desc) => {
-                    query.then_order_by(tickets::deadline_at.desc())
-                }
-            };
-        }
-        let rows = query
-            .then_order_by(tickets::id.asc())
-            .limit(page.size)
-            .offset(page.offset())
-            .load(self.conn)
-            .map_err(storage)?;
+        .map_err(storage)?;
         to_tickets(rows)
     }
 

@@ -445,6 +445,29 @@ fn search_ranks_best_first_then_sorts() {
         let totals = uow.status_totals(Scope::Everything, &filter).unwrap();
         assert_eq!(totals.all(), 4);
         let ids = |v: Vec<Ticket>| v.into_iter().map(|t| t.id).collect::<Vec<_>>();
+        // The page is chosen among the ranked matches, then read whole in the same order.
+        let pages: Vec<Vec<TicketId>> = (1..=3)
+            .map(|number| {
+                let slice = PageSlice {
+                    number,
+                    size: 2,
+                    last: 2,
+                };
+                ids(uow
+                    .list_tickets(
+                        Scope::Everything,
+                        &filter,
+                        &[(TicketSortField::DeadlineAt, Direction::Asc)],
+                        slice,
+                    )
+                    .unwrap())
+            })
+            .collect();
+        assert_eq!(
+            pages,
+            vec![vec![name, body2], vec![body, weak], vec![]],
+            "pages of the ranked and sorted matches"
+        );
         (
             (ids(found), vec![name, body, body2, weak]),
             (ids(by_deadline), vec![name, body2, body, weak]),

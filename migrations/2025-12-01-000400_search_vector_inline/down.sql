@@ -1,0 +1,1 @@
+ALTER TABLE tickets ALTER COLUMN search_vector SET STORAGE EXTENDED;

@@ -1,0 +1,12 @@
+-- Ranking a search reads the weighted vector of every match (BEHAVIOUR §1.2, W25). A
+-- vector is about 1.7 KB and does not compress, so under the default EXTENDED storage it
+-- went out of line into the TOAST table: each match cost an index descent into the TOAST
+-- table before `ts_rank` could read it (1,227 matches: 6 of the page's 7.5 ms).
+--
+-- MAIN keeps it in the row: when a row is too big the long text columns (`background`…)
+-- are compressed and moved out first, and the vector only as the last resort. What that
+-- moves is read once per row shown, not once per match.
+--
+-- Existing rows keep their layout until they are written again; `VACUUM FULL tickets`
+-- moves them all at once (docs/operations.md, "Maintenance").
+ALTER TABLE tickets ALTER COLUMN search_vector SET STORAGE MAIN;
