@@ -892,3 +892,51 @@ fn identity_look_up_publishes_the_actor() {
         )
     );
 }
+
+/// Requests reuse each statement's generic plan (`database::REUSE_PLANS`); a statistic plans
+/// its window for the values given, and only until its transaction ends.
+#[test]
+fn requests_reuse_plans_and_statistics_plan_for_their_values() {
+    use desk_domain::ports::{StatsRepository, TicketStatsGroup, TicketStatsQuery};
+    use diesel::prelude::*;
+    use diesel::sql_types::Text;
+    #[derive(QueryableByName)]
+    struct Setting {
+        #[diesel(sql_type = Text)]
+        plan_cache_mode: String,
+    }
+    fn mode(uow: &mut desk_persistence::PgUnitOfWork<'_>) -> Result<String, DomainError> {
+        diesel::sql_query("SHOW plan_cache_mode")
+            .get_result::<Setting>(uow.connection())
+            .map(|s| s.plan_cache_mode)
+            .map_err(|e| DomainError::Storage(e.to_string()))
+    }
+    let t = TestDb::new();
+    assert_eq!(
+        t.db.in_transaction(None, mode).unwrap(),
+        "force_generic_plan"
+    );
+    let query = TicketStatsQuery {
+        group: TicketStatsGroup::Month,
+        from: at(0),
+        to: None,
+        country: None,
+        status_in: None,
+        kind: None,
+        responder: None,
+        has_responder: None,
+    };
+    let during =
+        t.db.in_transaction(None, |uow| {
+            uow.ticket_stats(&query)?;
+            mode(uow)
+        })
+        .unwrap();
+    assert_eq!(during, "auto");
+    for _ in 0..3 {
+        assert_eq!(
+            t.db.in_transaction(None, mode).unwrap(),
+            "force_generic_plan"
+        );
+    }
+}
