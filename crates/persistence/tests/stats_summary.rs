@@ -445,3 +445,73 @@ fn the_summary_stays_exact_under_concurrent_writers() {
     });
     assert_consistent(&t.db);
 }
+
+/// Whether some session of this database waits for a lock.
+fn someone_waits_for_a_lock(conn: &mut PgConnection) -> bool {
+    #[derive(QueryableByName)]
+    struct Waiting {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    diesel::sql_query(
+        "SELECT count(*) AS n FROM pg_stat_activity
+         WHERE datname = current_database() AND wait_event_type = 'Lock'",
+    )
+    .get_result::<Waiting>(conn)
+    .unwrap()
+    .n > 0
+}
+
+/// Plays one race step by step: `first` runs and stays uncommitted; `second` starts on
+/// another connection; once `second` waits for a lock (or has already finished, which is
+/// what happens when nothing makes it wait), `first` commits.
+fn race(db: &desk_persistence::Database, first: &str, second: &str) {
+    let mut a = db.connection().unwrap();
+    let mut probe = db.connection().unwrap();
+    a.batch_execute(&format!("BEGIN; {first}")).unwrap();
+    std::thread::scope(|s| {
+        let b = s.spawn(|| {
+            let mut b = db.connection().unwrap();
+            b.batch_execute(&format!("BEGIN; {second}; COMMIT"))
+                .unwrap();
+        });
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !b.is_finished() && !someone_waits_for_a_lock(&mut probe) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the second writer neither finished nor waited"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        a.batch_execute("COMMIT").unwrap();
+        b.join().unwrap();
+    });
+}
+
+/// The race the writers' ticket lock closes, in both orders: a responder added to a ticket
+/// while another transaction changes its status. Were they not serialized, the status
+/// change's trigger could not see the uncommitted responder, and the responder's trigger
+/// would record the ticket under its old status: the responder's group would keep a ticket
+/// that has left it. (The concurrent-writers test above hits this only by chance.)
+#[test]
+fn a_new_responder_racing_a_status_change_is_counted_once() {
+    let t = TestDb::new();
+    let profiles = profiles(&t.db, "r");
+    let mut conn = t.db.connection().unwrap();
+    let tickets = Op::Tickets {
+        count: 2,
+        day: 3,
+        hours: 5,
+        status: 0,
+        deadline: Some(1),
+        countries: 1,
+    };
+    conn.batch_execute(&sql_of(&tickets, &profiles)).unwrap();
+    drop(conn);
+    let responder = |ticket, user| sql_of(&Op::Responder { ticket, user }, &profiles);
+    let status = |ticket, status| sql_of(&Op::Status { ticket, status }, &profiles);
+    race(&t.db, &responder(0, 1), &status(0, 3));
+    assert_consistent(&t.db);
+    race(&t.db, &status(1, 2), &responder(1, 2));
+    assert_consistent(&t.db);
+}
