@@ -5,7 +5,7 @@ use crate::uow::PgUnitOfWork;
 use desk_domain::{DomainError, ProfileId};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::r2d2::{ConnectionManager, Pool, PooledConnection};
 use diesel::sql_types::Text;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use std::time::Duration;
@@ -14,38 +14,6 @@ use std::time::Duration;
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations");
 
 type PgPool = Pool<ConnectionManager<PgConnection>>;
-
-/// Every connection of the pool runs its prepared statements on their generic plan, made
-/// once per connection, instead of planning them anew for each execution's values.
-///
-/// PostgreSQL's default (`auto`) keeps planning a statement for its values whenever the
-/// generic plan looks dearer. It does for nearly every statement here: a `LIMIT $n` or an
-/// `id = ANY($1)` batch of fewer than ten ids looks cheaper once the values are known, so
-/// `GET /me` planned its profile look-up (0.26 ms) to execute it (0.05 ms). The requests'
-/// statements are point look-ups, pages and batches whose best plan does not depend on the
-/// values. What does — statistics and exports, which read windows or filters of any size —
-/// asks for value-specific plans again ([`plan_for_values`]).
-pub const REUSE_PLANS: &str = "SET plan_cache_mode = force_generic_plan";
-
-/// Restores PostgreSQL's default planning until the transaction ends: see [`REUSE_PLANS`].
-pub(crate) const PLAN_FOR_VALUES: &str = "SET LOCAL plan_cache_mode = auto";
-
-/// For a transaction's statements whose best plan depends on the values (a statistic over a
-/// month or over twenty years): PostgreSQL plans them for the values given, as by default.
-pub(crate) fn plan_for_values(conn: &mut PgConnection) -> QueryResult<()> {
-    conn.batch_execute(PLAN_FOR_VALUES)
-}
-
-/// Applies [`REUSE_PLANS`] to each connection the pool opens.
-#[derive(Debug)]
-struct ReusePlans;
-
-impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for ReusePlans {
-    fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
-        conn.batch_execute(REUSE_PLANS)
-            .map_err(diesel::r2d2::Error::QueryError)
-    }
-}
 
 /// Connections of the pool, for metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,7 +65,6 @@ impl Database {
             .min_idle(Some(0))
             .connection_timeout(Duration::from_secs(10))
             .test_on_check_out(false)
-            .connection_customizer(Box::new(ReusePlans))
             .build(ConnectionManager::<PgConnection>::new(url))
             .map_err(|e| PersistenceError::Connect(e.to_string()))?;
         Ok(Database { pool })

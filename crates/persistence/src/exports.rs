@@ -3,7 +3,6 @@
 //! one row in memory whatever its size. Tickets use the ticket list's own predicate
 //! ([`crate::tickets::ticket_predicate`]) and order, so an export has exactly the list's rows.
 
-use crate::database::plan_for_values;
 use crate::error::storage;
 use crate::schema::{expenses, profiles, reviews, tickets};
 use crate::tickets::{ticket_predicate, SEARCH_CONFIG};
@@ -61,8 +60,6 @@ impl ExportSource for PgUnitOfWork<'_> {
         sort: &[(TicketSortField, Direction)],
         sink: &mut ExportSink<'_, TicketExportRow>,
     ) -> RepoResult<u64> {
-        // An export may hold every row or a handful: planned for its filters' values.
-        plan_for_values(self.conn).map_err(storage)?;
         let mut query = tickets::table
             .inner_join(profiles::table)
             .select((
@@ -146,7 +143,6 @@ impl ExportSource for PgUnitOfWork<'_> {
         filter: &ExpenseExportFilter,
         sink: &mut ExportSink<'_, ExpenseExportRow>,
     ) -> RepoResult<u64> {
-        plan_for_values(self.conn).map_err(storage)?;
         let mut query = expenses::table
             .inner_join(tickets::table.inner_join(profiles::table))
             .select((
@@ -226,7 +222,6 @@ impl ExportSource for PgUnitOfWork<'_> {
         filter: &ReviewExportFilter,
         sink: &mut ExportSink<'_, ReviewExportRow>,
     ) -> RepoResult<u64> {
-        plan_for_values(self.conn).map_err(storage)?;
         let mut query = reviews::table
             .select((
                 reviews::ticket_id,

@@ -23,9 +23,7 @@
 //! timeline). Each has a property test that compares it with a recount after random writes
 //! and under concurrent writers. The triggers are PL/pgSQL, whose statements PostgreSQL
 //! plans once per connection; hand-written SQL of the adapter goes through
-//! `fragments::static_sql` and `fragments::prepared`, so diesel keeps it prepared too. The
-//! pool's connections reuse each statement's generic plan instead of re-planning it for its
-//! values (`database::REUSE_PLANS`); statistics and exports plan for their values.
+//! `fragments::static_sql` and `fragments::prepared`, so diesel keeps it prepared too.
 //!
 //! Also here: deterministic demo data ([`seed`]) and a private PostgreSQL cluster for demos
 //! ([`embedded::PrivateCluster`]).

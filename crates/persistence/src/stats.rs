@@ -1,7 +1,6 @@
 //! `StatsRepository`: each statistic is ONE grouped SQL query over all rows (W9). The
 //! grouping values come back with every row; `avg-time` keeps the original formula (W23).
 
-use crate::database::{plan_for_values, PLAN_FOR_VALUES};
 use crate::error::storage;
 use crate::uow::PgUnitOfWork;
 use chrono::{DateTime, Datelike, TimeZone, Utc};
@@ -453,27 +452,21 @@ pub(crate) fn fold_ticket_stats(conn: &mut PgConnection) -> QueryResult<i64> {
 
 diesel::define_sql_function!(fn ticket_stats_fold() -> BigInt);
 
-/// A statistic reads a window of any size, so it is planned for its values
-/// ([`plan_for_values`]). Without the summaries it groups up to every ticket: with the default
-/// 4 MB the sort spills to disk (50 ms at 100,000 tickets), so `sort_in_memory` raises the
-/// memory for sorts. The settings last until the request's transaction ends.
-fn prepare_statistic(conn: &mut PgConnection, sort_in_memory: bool) -> RepoResult<()> {
+/// A statistic groups up to every ticket: with the default 4 MB the sort spills to disk
+/// (50 ms at 100,000 tickets). The setting lasts until the request's transaction ends.
+fn sort_in_memory(conn: &mut PgConnection) -> RepoResult<()> {
     use diesel::connection::SimpleConnection;
-    if sort_in_memory {
-        conn.batch_execute(&format!("SET LOCAL work_mem = '32MB'; {PLAN_FOR_VALUES}"))
-    } else {
-        plan_for_values(conn)
-    }
-    .map_err(storage)
+    conn.batch_execute("SET LOCAL work_mem = '32MB'")
+        .map_err(storage)
 }
 
 impl StatsRepository for PgUnitOfWork<'_> {
     fn ticket_stats(&mut self, query: &TicketStatsQuery) -> RepoResult<Vec<TicketStat>> {
-        let from_summary = summary_answers(query);
-        prepare_statistic(self.conn, !from_summary)?;
-        if from_summary {
+        if summary_answers(query) {
             // What writers appended since the last fold; the query reads what is left.
             fold_ticket_stats(self.conn).map_err(storage)?;
+        } else {
+            sort_in_memory(self.conn)?;
         }
         let rows: Vec<TicketStatRow> = ticket_stats_sql(query)
             .query()
@@ -494,7 +487,9 @@ impl StatsRepository for PgUnitOfWork<'_> {
     }
 
     fn review_stats(&mut self, query: &ReviewStatsQuery) -> RepoResult<Vec<ReviewStat>> {
-        prepare_statistic(self.conn, !review_summary_answers(query))?;
+        if !review_summary_answers(query) {
+            sort_in_memory(self.conn)?;
+        }
         let rows: Vec<ReviewStatRow> = review_stats_sql(query)
             .query()
             .load(self.conn)
