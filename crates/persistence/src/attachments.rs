@@ -1,6 +1,7 @@
 //! `AttachmentRepository`, scoped through the visible tickets.
 
 use crate::error::storage;
+use crate::fragments::batch_ids;
 use crate::schema::{attachments, expenses};
 use crate::scope::visible_ticket_ids;
 use crate::uow::PgUnitOfWork;
@@ -136,7 +137,7 @@ impl AttachmentRepository for PgUnitOfWork<'_> {
         } else {
             attachments::table
                 .select(attachments::id)
-                .filter(attachments::id.eq_any(attachment_ids.iter().map(|a| a.0)))
+                .filter(attachments::id.eq_any(batch_ids(attachment_ids.iter().map(|a| a.0))))
                 .load(self.conn)
                 .map_err(storage)?
         };
@@ -145,7 +146,7 @@ impl AttachmentRepository for PgUnitOfWork<'_> {
         } else {
             expenses::table
                 .select(expenses::id)
-                .filter(expenses::id.eq_any(expense_ids.iter().map(|e| e.0)))
+                .filter(expenses::id.eq_any(batch_ids(expense_ids.iter().map(|e| e.0))))
                 .load(self.conn)
                 .map_err(storage)?
         };

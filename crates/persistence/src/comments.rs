@@ -2,6 +2,7 @@
 //! `ticket_id IN (visible tickets)`: a semi-join that never repeats a row.
 
 use crate::error::storage;
+use crate::fragments::batch_ids;
 use crate::models::{CommentRow, TicketRow};
 use crate::schema::{comments, tickets};
 use crate::scope::{visible_ticket_ids, visible_tickets};
@@ -76,7 +77,7 @@ impl CommentReadRepository for PgUnitOfWork<'_> {
     }
 
     fn comments_by_ids(&mut self, ids: &[CommentId]) -> RepoResult<Vec<Comment>> {
-        let ids: Vec<i32> = ids.iter().map(|c| c.0).collect();
+        let ids = batch_ids(ids.iter().map(|c| c.0));
         let rows: Vec<CommentRow> = comments::table
             .filter(comments::id.eq_any(ids))
             .select(CommentRow::as_select())
@@ -89,7 +90,7 @@ impl CommentReadRepository for PgUnitOfWork<'_> {
 
 impl TicketLookup for PgUnitOfWork<'_> {
     fn tickets_in(&mut self, scope: Scope, ids: &[TicketId]) -> RepoResult<Vec<Ticket>> {
-        let ids: Vec<i32> = ids.iter().map(|t| t.0).collect();
+        let ids = batch_ids(ids.iter().map(|t| t.0));
         let rows: Vec<TicketRow> = tickets::table
             .select(TicketRow::as_select())
             .filter(tickets::id.eq_any(ids))

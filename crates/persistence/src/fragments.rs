@@ -4,7 +4,8 @@
 //! literal could be built at run time, so every request would parse and plan it again
 //! (≈ 0.3 ms of PostgreSQL time for a ticket list, on every request). The fragments here
 //! only take `&'static str` — text fixed at compile time — and bind their values, so the
-//! statements around them are cached by their SQL text like any other.
+//! statements around them are cached by their SQL text like any other. [`batch_ids`] keeps
+//! a cached look-up by a few ids on one plan instead of planning it for every execution.
 
 use diesel::expression::{is_aggregate, AppearsOnTable, Expression, SelectableExpression};
 use diesel::expression::{TypedExpressionType, ValidGrouping};
@@ -208,8 +209,48 @@ impl<B> diesel::query_builder::Query for Prepared<B> {
 
 impl<B, Conn> diesel::RunQueryDsl<Conn> for Prepared<B> {}
 
+/// The smallest batch PostgreSQL plans once: see [`batch_ids`].
+pub const PLANNED_BATCH: usize = 10;
+
+/// The ids of a batched look-up (`id = ANY($1)`), padded to at least [`PLANNED_BATCH`]
+/// elements by repeating the last one.
+///
+/// PostgreSQL plans a prepared statement anew for each execution's values for as long as
+/// its generic plan looks dearer than those custom plans. The generic plan assumes an array
+/// parameter holds ten elements, so a statement that mostly looks up fewer ids (the caller's
+/// own profile, one ticket's links, a timeline's few authors) is planned on every
+/// execution: `GET /me` planned its profile look-up for 0.26 ms to execute it in 0.05 ms.
+/// With at least ten elements it settles on its generic plan after five executions. These
+/// look-ups read a key's index whatever the number of ids, so that plan is the right one
+/// for every batch. A repeated id changes nothing: `= ANY` is a predicate (a row matches
+/// once), and an index scan drops duplicate keys before it descends.
+pub fn batch_ids(ids: impl IntoIterator<Item = i32>) -> Vec<i32> {
+    let mut ids: Vec<i32> = ids.into_iter().collect();
+    if let Some(&last) = ids.last() {
+        ids.resize(ids.len().max(PLANNED_BATCH), last);
+    }
+    ids
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn batches_are_padded_with_their_last_id() {
+        assert_eq!(batch_ids([7]), vec![7; PLANNED_BATCH]);
+        let padded = batch_ids([3, 1, 2]);
+        assert_eq!(padded.len(), PLANNED_BATCH);
+        assert_eq!(&padded[..3], &[3, 1, 2]);
+        assert!(padded[3..].iter().all(|&id| id == 2));
+        let many: Vec<i32> = (0..25).collect();
+        assert_eq!(
+            batch_ids(many.clone()),
+            many,
+            "ten or more stay as they are"
+        );
+        assert!(batch_ids([]).is_empty());
+    }
+
     use super::*;
     use diesel::sql_types::{Integer, Text};
 

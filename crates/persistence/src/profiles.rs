@@ -1,7 +1,7 @@
 //! `ProfileRepository` and `IdentityRepository`.
 
 use crate::error::storage;
-use crate::fragments::{static_sql, StaticSql};
+use crate::fragments::{batch_ids, static_sql, StaticSql};
 use crate::models::ProfileRow;
 use crate::schema::{profile_identities, profiles};
 use crate::uow::PgUnitOfWork;
@@ -79,7 +79,7 @@ impl ProfileRepository for PgUnitOfWork<'_> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let ids: Vec<i32> = ids.iter().map(|p| p.0).collect();
+        let ids = batch_ids(ids.iter().map(|p| p.0));
         let rows = profiles::table
             .select((ProfileRow::as_select(), tickets_count()))
             .filter(profiles::id.eq_any(ids))

@@ -1,7 +1,7 @@
 //! `TicketRepository` and `CommentRepository`.
 
 use crate::error::storage;
-use crate::fragments::prepared;
+use crate::fragments::{batch_ids, prepared};
 use crate::models::{CommentRow, ResponderRow, SubscriberRow, TicketContentRow, TicketRow};
 use crate::schema::{comments, responders, subscribers, tickets};
 use crate::scope::{visible_tickets, TicketPredicate};
@@ -296,7 +296,7 @@ impl TicketRepository for PgUnitOfWork<'_> {
         if ids.is_empty() {
             return Ok(TicketLinks::default());
         }
-        let ids: Vec<i32> = ids.iter().map(|t| t.0).collect();
+        let ids = batch_ids(ids.iter().map(|t| t.0));
         let responders: Vec<ResponderRow> = responders::table
             .select(ResponderRow::as_select())
             .filter(responders::ticket_id.eq_any(&ids))

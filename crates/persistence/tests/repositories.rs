@@ -892,3 +892,49 @@ fn identity_look_up_publishes_the_actor() {
         )
     );
 }
+
+/// A look-up of one profile or one ticket's links settles on a generic plan
+/// (`fragments::batch_ids`) instead of being planned for every execution.
+#[test]
+fn look_ups_by_a_few_ids_reuse_their_plan() {
+    use diesel::prelude::*;
+    use diesel::sql_types::{BigInt, Text};
+    #[derive(QueryableByName, Debug)]
+    struct Plans {
+        #[diesel(sql_type = Text)]
+        statement: String,
+        #[diesel(sql_type = BigInt)]
+        generic_plans: i64,
+        #[diesel(sql_type = BigInt)]
+        custom_plans: i64,
+    }
+    let t = TestDb::new();
+    let plans = write(&t.db, |uow| {
+        let a = profile(uow, "a@x.org", "Ann", "Able", false, false);
+        let b = profile(uow, "b@x.org", "Bob", "Baker", true, false);
+        let ticket = ticket(uow, a.id, &content("one ticket"), 1);
+        add_responder(uow, ticket.id, b.id);
+        // Prepared statements belong to the connection: all in this one transaction.
+        for round in 0..8 {
+            let who = if round % 2 == 0 { a.id } else { b.id };
+            assert_eq!(uow.profile_views(&[who]).unwrap().len(), 1);
+            assert_eq!(uow.ticket_links(&[ticket.id]).unwrap().responders.len(), 1);
+        }
+        assert_eq!(uow.profile_views(&[a.id, b.id]).unwrap().len(), 2);
+        diesel::sql_query(
+            "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements
+             WHERE statement LIKE '%= ANY(%' ORDER BY statement",
+        )
+        .load::<Plans>(uow.connection())
+        .unwrap()
+    });
+    assert_eq!(plans.len(), 3, "{plans:?}");
+    for table in ["profiles", "responders", "subscribers"] {
+        let from = format!("FROM \"{table}\"");
+        assert!(plans.iter().any(|p| p.statement.contains(&from)), "{table}");
+    }
+    for p in &plans {
+        assert!(p.generic_plans >= 3, "{p:?}");
+        assert!(p.custom_plans <= 5, "{p:?}");
+    }
+}
