@@ -7,6 +7,8 @@
 -- are compressed and moved out first, and the vector only as the last resort. What that
 -- moves is read once per row shown, not once per match.
 --
--- Existing rows keep their layout until they are written again; `VACUUM FULL tickets`
--- moves them all at once (docs/operations.md, "Maintenance").
+-- Existing rows keep their layout until their text changes (the generated vector is
+-- computed again only then: a status change or the `updated_at` bump of a comment keeps
+-- the stored value where it is). `VACUUM FULL tickets` moves them all at once
+-- (docs/operations.md, "Maintenance").
 ALTER TABLE tickets ALTER COLUMN search_vector SET STORAGE MAIN;
