@@ -446,46 +446,64 @@ fn the_summary_stays_exact_under_concurrent_writers() {
     assert_consistent(&t.db);
 }
 
-/// Whether some session of this database waits for a lock.
-fn someone_waits_for_a_lock(conn: &mut PgConnection) -> bool {
+/// Whether some session waits for a lock that the session `pid` holds.
+fn someone_waits_for(conn: &mut PgConnection, pid: i32) -> bool {
     #[derive(QueryableByName)]
     struct Waiting {
         #[diesel(sql_type = BigInt)]
         n: i64,
     }
     diesel::sql_query(
-        "SELECT count(*) AS n FROM pg_stat_activity
-         WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        "SELECT count(*) AS n FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid))",
     )
+    .bind::<Integer, _>(pid)
     .get_result::<Waiting>(conn)
     .unwrap()
     .n > 0
 }
 
 /// Plays one race step by step: `first` runs and stays uncommitted; `second` starts on
-/// another connection; once `second` waits for a lock (or has already finished, which is
-/// what happens when nothing makes it wait), `first` commits.
+/// another connection; once `second` waits for `first`'s locks (or has already finished,
+/// which is what happens when nothing makes it wait), `first` commits. Nothing can fail
+/// between the two steps: `first` always ends, so `second` can never be left waiting.
 fn race(db: &desk_persistence::Database, first: &str, second: &str) {
+    #[derive(QueryableByName)]
+    struct Pid {
+        #[diesel(sql_type = Integer)]
+        pid: i32,
+    }
     let mut a = db.connection().unwrap();
     let mut probe = db.connection().unwrap();
+    let a_pid = diesel::sql_query("SELECT pg_backend_pid() AS pid")
+        .get_result::<Pid>(&mut a)
+        .unwrap()
+        .pid;
     a.batch_execute(&format!("BEGIN; {first}")).unwrap();
-    std::thread::scope(|s| {
+    let (waited, second_done) = std::thread::scope(|s| {
         let b = s.spawn(|| {
             let mut b = db.connection().unwrap();
             b.batch_execute(&format!("BEGIN; {second}; COMMIT"))
-                .unwrap();
         });
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while !b.is_finished() && !someone_waits_for_a_lock(&mut probe) {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the second writer neither finished nor waited"
-            );
+        let mut waited = false;
+        while !b.is_finished() && std::time::Instant::now() < deadline {
+            if someone_waits_for(&mut probe, a_pid) {
+                waited = true;
+                break;
+            }
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
-        a.batch_execute("COMMIT").unwrap();
-        b.join().unwrap();
+        let finished_first = b.is_finished();
+        let committed = a.batch_execute("COMMIT");
+        let second_done = b.join().unwrap();
+        committed.unwrap();
+        (waited || finished_first, second_done)
     });
+    second_done.unwrap();
+    assert!(
+        waited,
+        "the second writer neither finished nor waited for the first"
+    );
 }
 
 /// The race the writers' ticket lock closes, in both orders: a responder added to a ticket
