@@ -5,7 +5,7 @@
 
 use crate::error::storage;
 use crate::schema::{expenses, profiles, reviews, tickets};
-use crate::tickets::{ticket_predicate, SEARCH_CONFIG};
+use crate::tickets::{search_query, ticket_predicate};
 use crate::uow::PgUnitOfWork;
 use chrono::{DateTime, Utc};
 use desk_domain::listing::{Direction, TicketFilter, TicketSortField};
@@ -19,7 +19,7 @@ use diesel::dsl::sql;
 use diesel::pg::PgRowByRowLoadingMode;
 use diesel::prelude::*;
 use diesel::sql_types::{Nullable, Text};
-use diesel_full_text_search::{plainto_tsquery_with_search_config, ts_rank};
+use diesel_full_text_search::ts_rank;
 
 type TicketTuple = (
     i32,
@@ -89,10 +89,7 @@ impl ExportSource for PgUnitOfWork<'_> {
         }
         // The list's order: rank first (W25), then the requested fields, then id.
         if let Some(q) = &filter.search {
-            let rank = ts_rank(
-                tickets::search_vector,
-                plainto_tsquery_with_search_config(SEARCH_CONFIG, q.clone()),
-            );
+            let rank = ts_rank(tickets::search_vector, search_query(q));
             query = query.then_order_by(rank.desc());
         }
         for (field, direction) in sort {

@@ -14,14 +14,52 @@ use desk_domain::policy::{Scope, TicketRelation};
 use desk_domain::ports::{CommentRepository, RepoResult, TicketLinks, TicketRepository};
 use desk_domain::*;
 use diesel::dsl::{count_star, exists, sql};
+use diesel::expression::{is_aggregate, AppearsOnTable, SelectableExpression, ValidGrouping};
 use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::sql_types::Bool;
-use diesel_full_text_search::configuration::TsConfigurationByName;
-use diesel_full_text_search::{plainto_tsquery_with_search_config, ts_rank, TsVectorExtensions};
+use diesel::sql_types::Text;
+use diesel_full_text_search::{ts_rank, TsQuery, TsVectorExtensions};
 
-/// The text-search configuration of `tickets.search_vector` (see the migration).
-pub(crate) const SEARCH_CONFIG: TsConfigurationByName = TsConfigurationByName("english");
+/// `(SELECT plainto_tsquery('english', $1))`: the keywords of `filter[search]` as a query,
+/// in the text-search configuration of `tickets.search_vector` (see its migration).
+///
+/// As a sub-select it is parsed once per execution. Written as a plain function call, it was
+/// parsed for every match, in the match and again in the rank, whenever PostgreSQL ran the
+/// cached statement on its generic plan, which it settles on after five searches: the page of
+/// 1,227 matches took 5.0 ms instead of 2.8 ms.
+pub(crate) struct SearchQuery(String);
+
+pub(crate) fn search_query(keywords: &str) -> SearchQuery {
+    SearchQuery(keywords.to_owned())
+}
+
+impl Expression for SearchQuery {
+    type SqlType = TsQuery;
+}
+
+impl QueryFragment<Pg> for SearchQuery {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("(SELECT plainto_tsquery('english', ");
+        out.push_bind_param::<Text, String>(&self.0)?;
+        out.push_sql("))");
+        Ok(())
+    }
+}
+
+impl QueryId for SearchQuery {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<QS> SelectableExpression<QS> for SearchQuery {}
+
+impl<QS> AppearsOnTable<QS> for SearchQuery {}
+
+impl<GB> ValidGrouping<GB> for SearchQuery {
+    type IsAggregate = is_aggregate::Never;
+}
 
 fn and(a: TicketPredicate, b: TicketPredicate) -> TicketPredicate {
     Box::new(a.and(b))
@@ -97,10 +135,7 @@ pub(crate) fn ticket_predicate(
         // dropped (it hid relevant tickets whose match was only in a C-weighted field).
         pred = and(
             pred,
-            Box::new(
-                tickets::search_vector
-                    .matches(plainto_tsquery_with_search_config(SEARCH_CONFIG, q.clone())),
-            ),
+            Box::new(tickets::search_vector.matches(search_query(q))),
         );
     }
     if with_status {
@@ -120,10 +155,7 @@ fn ordered<'a, ST: 'a>(
     sort: &[(TicketSortField, Direction)],
 ) -> tickets::BoxedQuery<'a, Pg, ST> {
     if let Some(q) = &filter.search {
-        let rank = ts_rank(
-            tickets::search_vector,
-            plainto_tsquery_with_search_config(SEARCH_CONFIG, q.clone()),
-        );
+        let rank = ts_rank(tickets::search_vector, search_query(q));
         query = query.then_order_by(rank.desc());
     }
     // PostgreSQL's NULL placement is kept: deadline ascending puts tickets without a
