@@ -162,6 +162,13 @@ async fn ticket_export_cells_filters_and_no_pagination() {
          kind = 'person_ownership', request_type = 'cost', priority = 'low', country = '', countries = '{{RO}}', \
          member_center = NULL, tags = '{{}}' WHERE id = {t2}"
     ));
+    // A search word that ranks t1 (a name: weight A) before t0 (the background: B).
+    app.sql(&format!(
+        "UPDATE tickets SET first_name = 'Zorro' WHERE id = {t1}"
+    ));
+    app.sql(&format!(
+        "UPDATE tickets SET background = background || ' zorro' WHERE id = {t0}"
+    ));
     let header = "Link,Email,Date,Deadline,Status,Kind,RequestType,Priority,RequesterCountry,OriginalCountry,ExtraCountries,MemberCenter,Tags";
     let row0 = format!(
         "{},{},2026-11-22 06:15:31.457787,2031-01-02 03:04:05,new,other,cost_plus,high,MD,TK,\"MD,RO\",MC1,\"a,b\"",
@@ -216,6 +223,12 @@ async fn ticket_export_cells_filters_and_no_pagination() {
             vec![&row1, &row2],
         ),
         ("filter[search]=third".into(), vec![&row2]),
+        // The list's order: best rank first (W25), before the sort.
+        ("filter[search]=zorro".into(), vec![&row1, &row0]),
+        (
+            "filter[search]=zorro&sort=-created_at".into(),
+            vec![&row1, &row0],
+        ),
         ("sort=-created_at".into(), vec![&row2, &row1, &row0]),
         ("filter[requester]=999999".into(), vec![]),
     ];

@@ -5,7 +5,7 @@
 
 use crate::error::storage;
 use crate::schema::{expenses, profiles, reviews, tickets};
-use crate::tickets::{search_query, ticket_predicate};
+use crate::tickets::{ordered, ticket_predicate};
 use crate::uow::PgUnitOfWork;
 use chrono::{DateTime, Utc};
 use desk_domain::listing::{Direction, TicketFilter, TicketSortField};
@@ -19,7 +19,6 @@ use diesel::dsl::sql;
 use diesel::pg::PgRowByRowLoadingMode;
 use diesel::prelude::*;
 use diesel::sql_types::{Nullable, Text};
-use diesel_full_text_search::ts_rank;
 
 type TicketTuple = (
     i32,
@@ -87,29 +86,8 @@ impl ExportSource for PgUnitOfWork<'_> {
                 .into_boxed();
             query = query.filter(tickets::id.eq_any(listed));
         }
-        // The list's order: rank first (W25), then the requested fields, then id.
-        if let Some(q) = &filter.search {
-            let rank = ts_rank(tickets::search_vector, search_query(q));
-            query = query.then_order_by(rank.desc());
-        }
-        for (field, direction) in sort {
-            query = match (field, direction) {
-                (TicketSortField::CreatedAt, Direction::Asc) => {
-                    query.then_order_by(tickets::created_at.asc())
-                }
-                (TicketSortField::CreatedAt, Direction::Desc) => {
-                    query.then_order_by(tickets::created_at.desc())
-                }
-                (TicketSortField::DeadlineAt, Direction::Asc) => {
-                    query.then_order_by(tickets::deadline_at.asc())
-                }
-                (TicketSortField::DeadlineAt, Direction::Desc) => {
-                    query.then_order_by(tickets::deadline_at.desc())
-                }
-            };
-        }
-        let rows = query
-            .then_order_by(tickets::id.asc())
+        // The list's order (rank first when searching, W25; then the sort; then id).
+        let rows = ordered(query, filter, sort)
             .load_iter::<TicketTuple, PgRowByRowLoadingMode>(self.conn)
             .map_err(storage)?;
         let mut n = 0;

@@ -14,10 +14,12 @@ use desk_domain::policy::{Scope, TicketRelation};
 use desk_domain::ports::{CommentRepository, RepoResult, TicketLinks, TicketRepository};
 use desk_domain::*;
 use diesel::dsl::{count_star, exists, sql};
+use diesel::dsl::{Asc, Desc};
 use diesel::expression::{is_aggregate, AppearsOnTable, SelectableExpression, ValidGrouping};
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::query_dsl::methods::ThenOrderDsl;
 use diesel::sql_types::Bool;
 use diesel::sql_types::Text;
 use diesel_full_text_search::{ts_rank, TsQuery, TsVectorExtensions};
@@ -147,13 +149,22 @@ pub(crate) fn ticket_predicate(
     pred
 }
 
-/// `query` in list order: rank first when searching (best first, W25), then the requested
-/// fields, then id for a stable page.
-fn ordered<'a, ST: 'a>(
-    mut query: tickets::BoxedQuery<'a, Pg, ST>,
+/// `query` (over `tickets`, or a join with it) in list order: rank first when searching
+/// (best first, W25), then the requested fields, then id for a stable page. The list and
+/// the ticket export order alike.
+pub(crate) fn ordered<Q>(
+    mut query: Q,
     filter: &TicketFilter,
     sort: &[(TicketSortField, Direction)],
-) -> tickets::BoxedQuery<'a, Pg, ST> {
+) -> Q
+where
+    Q: ThenOrderDsl<Desc<ts_rank<tickets::search_vector, SearchQuery>>, Output = Q>
+        + ThenOrderDsl<Asc<tickets::created_at>, Output = Q>
+        + ThenOrderDsl<Desc<tickets::created_at>, Output = Q>
+        + ThenOrderDsl<Asc<tickets::deadline_at>, Output = Q>
+        + ThenOrderDsl<Desc<tickets::deadline_at>, Output = Q>
+        + ThenOrderDsl<Asc<tickets::id>, Output = Q>,
+{
     if let Some(q) = &filter.search {
         let rank = ts_rank(tickets::search_vector, search_query(q));
         query = query.then_order_by(rank.desc());
