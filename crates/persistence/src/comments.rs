@@ -90,7 +90,9 @@ impl CommentReadRepository for PgUnitOfWork<'_> {
 
 impl TicketLookup for PgUnitOfWork<'_> {
     fn tickets_in(&mut self, scope: Scope, ids: &[TicketId]) -> RepoResult<Vec<Ticket>> {
-        let ids = batch_ids(ids.iter().map(|t| t.0));
+        // Not padded (`batch_ids`): with the caller's scope beside the ids, the generic plan
+        // reads every ticket of a participant's scope up to the highest id asked for.
+        let ids: Vec<i32> = ids.iter().map(|t| t.0).collect();
         let rows: Vec<TicketRow> = tickets::table
             .select(TicketRow::as_select())
             .filter(tickets::id.eq_any(ids))

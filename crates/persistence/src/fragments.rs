@@ -223,7 +223,10 @@ pub const PLANNED_BATCH: usize = 10;
 /// With at least ten elements it settles on its generic plan after five executions. These
 /// look-ups read a key's index whatever the number of ids, so that plan is the right one
 /// for every batch. A repeated id changes nothing: `= ANY` is a predicate (a row matches
-/// once), and an index scan drops duplicate keys before it descends.
+/// once), and an index scan drops duplicate keys before it descends. Only for look-ups by
+/// the ids alone: beside the caller's scope, the generic plan of `tickets_in` read the
+/// participant's every ticket up to the highest id asked for (1.5 ms for 9,500 tickets,
+/// against 0.03 ms planned for the values).
 pub fn batch_ids(ids: impl IntoIterator<Item = i32>) -> Vec<i32> {
     let mut ids: Vec<i32> = ids.into_iter().collect();
     if let Some(&last) = ids.last() {
@@ -234,23 +237,6 @@ pub fn batch_ids(ids: impl IntoIterator<Item = i32>) -> Vec<i32> {
 
 #[cfg(test)]
 mod tests {
-
-    #[test]
-    fn batches_are_padded_with_their_last_id() {
-        assert_eq!(batch_ids([7]), vec![7; PLANNED_BATCH]);
-        let padded = batch_ids([3, 1, 2]);
-        assert_eq!(padded.len(), PLANNED_BATCH);
-        assert_eq!(&padded[..3], &[3, 1, 2]);
-        assert!(padded[3..].iter().all(|&id| id == 2));
-        let many: Vec<i32> = (0..25).collect();
-        assert_eq!(
-            batch_ids(many.clone()),
-            many,
-            "ten or more stay as they are"
-        );
-        assert!(batch_ids([]).is_empty());
-    }
-
     use super::*;
     use diesel::sql_types::{Integer, Text};
 
@@ -283,5 +269,21 @@ mod tests {
         assert!(sql(&unbound).is_err());
         assert!(sql(&extra).is_err());
         assert!(sql(&prepared("SELECT $1").bind::<Integer, _>(1)).is_ok());
+    }
+
+    #[test]
+    fn batches_are_padded_with_their_last_id() {
+        assert_eq!(batch_ids([7]), vec![7; PLANNED_BATCH]);
+        let padded = batch_ids([3, 1, 2]);
+        assert_eq!(padded.len(), PLANNED_BATCH);
+        assert_eq!(&padded[..3], &[3, 1, 2]);
+        assert!(padded[3..].iter().all(|&id| id == 2));
+        let many: Vec<i32> = (0..25).collect();
+        assert_eq!(
+            batch_ids(many.clone()),
+            many,
+            "ten or more stay as they are"
+        );
+        assert!(batch_ids([]).is_empty());
     }
 }
