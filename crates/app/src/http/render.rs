@@ -717,8 +717,9 @@ impl<'a, T: Serialize> CollectionDocument<'a, T> {
     pub fn new(data: &'a [T], included: Option<Vec<Rendered>>) -> Self {
         CollectionDocument { data, included }
     }
-    pub fn respond(&self, status: actix_web::http::StatusCode) -> actix_web::HttpResponse {
-        respond_json(status, self)
+    /// The serialized document, for [`json_api_response`].
+    pub fn to_body(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("documents always serialize")
     }
 }
 
@@ -726,10 +727,21 @@ fn respond_json<T: Serialize>(
     status: actix_web::http::StatusCode,
     document: &T,
 ) -> actix_web::HttpResponse {
+    json_api_response(
+        status,
+        serde_json::to_vec(document).expect("documents always serialize"),
+    )
+}
+
+/// A response of `application/vnd.api+json` with `body`, a serialized document.
+pub fn json_api_response(
+    status: actix_web::http::StatusCode,
+    body: Vec<u8>,
+) -> actix_web::HttpResponse {
     actix_web::HttpResponse::build(status)
         .insert_header((
             actix_web::http::header::CONTENT_TYPE,
             super::errors::JSONAPI,
         ))
-        .body(serde_json::to_vec(document).expect("documents always serialize"))
+        .body(body)
 }
