@@ -145,7 +145,52 @@ fn queries() -> Vec<TicketStatsQuery> {
     out
 }
 
+/// The summary's rows (folded plus still appended) against a recount of every grouping from
+/// the tickets, to the microsecond: the statistics show hours, so a small error in the
+/// recorded ages would pass the comparison of answers.
+const SUMMARY_MISMATCHES: &str = "
+    WITH t AS (
+        SELECT id, status, countries,
+               date_trunc('month', created_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS month,
+               date_trunc('year', created_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS year,
+               (extract(epoch FROM updated_at - created_at) * 1000000)::int8 AS age,
+               (CASE WHEN updated_at > deadline_at THEN 1 ELSE 0 END)::int8 AS late
+        FROM tickets),
+    keyed AS (
+        SELECT 0::int2 AS d, month AS m, status, ''::text AS c, 0 AS r, age, late FROM t
+        UNION ALL SELECT 1::int2, month, status, c, 0, age, late FROM t, unnest(countries) c
+        UNION ALL SELECT 3::int2, year, status, c, 0, age, late FROM t, unnest(countries) c
+        UNION ALL SELECT 2::int2, month, status, '', coalesce(x.user_id, 0), age, late
+            FROM t LEFT JOIN responders x ON x.ticket_id = t.id
+        UNION ALL SELECT 4::int2, year, status, '', coalesce(x.user_id, 0), age, late
+            FROM t LEFT JOIN responders x ON x.ticket_id = t.id),
+    expected AS (
+        SELECT d, m, status, c, r, count(*)::int8 AS n, sum(age)::int8 AS age,
+               sum(late)::int8 AS late
+        FROM keyed GROUP BY 1, 2, 3, 4, 5),
+    actual AS (
+        SELECT dimension, month, status, country, responder_id, sum(n)::int8,
+               sum(age_us)::int8, sum(past_deadline)::int8
+        FROM (SELECT * FROM ticket_stats UNION ALL SELECT * FROM ticket_stats_deltas) s
+        GROUP BY 1, 2, 3, 4, 5
+        HAVING sum(n) <> 0 OR sum(age_us) <> 0 OR sum(past_deadline) <> 0)
+    SELECT count(*) AS n FROM (
+        (SELECT * FROM expected EXCEPT ALL SELECT * FROM actual)
+        UNION ALL (SELECT * FROM actual EXCEPT ALL SELECT * FROM expected)) wrong";
+
+#[derive(QueryableByName)]
+struct Mismatches {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
 fn assert_consistent(db: &desk_persistence::Database) {
+    let mut conn = db.connection().unwrap();
+    let wrong = diesel::sql_query(SUMMARY_MISMATCHES)
+        .get_result::<Mismatches>(&mut conn)
+        .unwrap();
+    assert_eq!(wrong.n, 0, "summary rows differing from a recount");
+    drop(conn);
     for q in queries() {
         let mut conn = db.connection().unwrap();
         let expected = counted(&mut conn, &q);
