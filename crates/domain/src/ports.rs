@@ -104,6 +104,20 @@ pub trait TicketRepository {
     fn ticket_for_update(&mut self, scope: Scope, id: TicketId) -> RepoResult<Option<Ticket>>;
     /// How `profile` stands towards `ticket`.
     fn relation(&mut self, ticket: TicketId, profile: ProfileId) -> RepoResult<TicketRelation>;
+    /// [`TicketRepository::ticket`] and how `profile` stands towards it. An adapter that
+    /// can read both in one look-up overrides this (a write's checks cost a round trip less).
+    fn ticket_with_relation(
+        &mut self,
+        scope: Scope,
+        id: TicketId,
+        profile: ProfileId,
+    ) -> RepoResult<Option<(Ticket, TicketRelation)>> {
+        let Some(ticket) = self.ticket(scope, id)? else {
+            return Ok(None);
+        };
+        let relation = self.relation(id, profile)?;
+        Ok(Some((ticket, relation)))
+    }
     /// Per-status counts over `scope` and every filter but the status filter.
     fn status_totals(&mut self, scope: Scope, filter: &TicketFilter) -> RepoResult<StatusTotals>;
     /// One page over `scope` and all filters; search rank first (best first), then `sort`, then id.

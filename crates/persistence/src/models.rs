@@ -230,7 +230,7 @@ impl From<CommentRow> for Comment {
     }
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = activities, check_for_backend(diesel::pg::Pg))]
 pub(crate) struct ActivityRow {
     pub id: i32,

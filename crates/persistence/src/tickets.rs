@@ -224,6 +224,41 @@ impl TicketRepository for PgUnitOfWork<'_> {
         self.find_ticket(scope, id, true)
     }
 
+    fn ticket_with_relation(
+        &mut self,
+        scope: Scope,
+        id: TicketId,
+        profile: ProfileId,
+    ) -> RepoResult<Option<(Ticket, TicketRelation)>> {
+        let responder = exists(
+            responders::table
+                .filter(responders::ticket_id.eq(id.0))
+                .filter(responders::user_id.eq(profile.0)),
+        );
+        let subscriber = exists(
+            subscribers::table
+                .filter(subscribers::ticket_id.eq(id.0))
+                .filter(subscribers::user_id.eq(profile.0)),
+        );
+        let row: Option<(TicketRow, bool, bool)> = tickets::table
+            .select((TicketRow::as_select(), responder, subscriber))
+            .filter(tickets::id.eq(id.0))
+            .filter(visible_tickets(scope))
+            .first(self.conn)
+            .optional()
+            .map_err(storage)?;
+        row.map(|(row, responder, subscriber)| {
+            let ticket = Ticket::try_from(row)?;
+            let relation = TicketRelation {
+                requester: ticket.requester_id == profile,
+                responder,
+                subscriber,
+            };
+            Ok((ticket, relation))
+        })
+        .transpose()
+    }
+
     fn relation(&mut self, ticket: TicketId, profile: ProfileId) -> RepoResult<TicketRelation> {
         let requester = exists(
             tickets::table

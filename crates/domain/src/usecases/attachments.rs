@@ -2,7 +2,7 @@
 //! bytes live in a [`crate::ports::FileStore`] under a server-generated key; the row keeps
 //! the client's cleaned name for display and downloads.
 
-use super::collaboration::{found, page_of, ticket_link, Link, Listed};
+use super::collaboration::{found, page_of, ticket_link_with_relation, Link, Listed};
 use crate::activity::{ActionObject, NewActivity, Verb};
 use crate::error::{DomainError, DomainResult, FieldError};
 use crate::listing::Params;
@@ -106,12 +106,12 @@ pub fn create_attachment(
         )),
         UploadInput::Stored(_) => {}
     }
-    let ticket = ticket_link(uow, ticket, &mut errors)?;
-    let (Some(ticket), UploadInput::Stored(file), true) = (ticket, upload, errors.is_empty())
+    let ticket = ticket_link_with_relation(uow, ticket, actor, &mut errors)?;
+    let (Some((ticket, relation)), UploadInput::Stored(file), true) =
+        (ticket, upload, errors.is_empty())
     else {
         return Err(DomainError::invalid(errors));
     };
-    let relation = uow.relation(ticket.id, actor.id)?;
     policy::may_contribute(actor, relation)?;
     let now = clock.now();
     let attachment = uow.insert_attachment(&NewAttachment {

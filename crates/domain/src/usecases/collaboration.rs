@@ -43,6 +43,27 @@ pub fn ticket_link(
     link: &Link,
     errors: &mut Vec<FieldError>,
 ) -> DomainResult<Option<Ticket>> {
+    resolve_ticket_link(link, errors, |id| uow.ticket(Scope::Everything, id))
+}
+
+/// [`ticket_link`] with how `actor` stands towards the ticket, read together: for the
+/// creates whose policy check needs both.
+pub fn ticket_link_with_relation(
+    uow: &mut impl CollaborationWork,
+    link: &Link,
+    actor: &Actor,
+    errors: &mut Vec<FieldError>,
+) -> DomainResult<Option<(Ticket, policy::TicketRelation)>> {
+    resolve_ticket_link(link, errors, |id| {
+        uow.ticket_with_relation(Scope::Everything, id, actor.id)
+    })
+}
+
+fn resolve_ticket_link<T>(
+    link: &Link,
+    errors: &mut Vec<FieldError>,
+    find: impl FnOnce(TicketId) -> crate::ports::RepoResult<Option<T>>,
+) -> DomainResult<Option<T>> {
     match link {
         Link::Absent => errors.push(FieldError::relationship(
             "ticket",
@@ -52,7 +73,7 @@ pub fn ticket_link(
         Link::Invalid(e) => errors.push(e.clone()),
         Link::Id(raw) => {
             let found = match parse_id(raw) {
-                Some(id) => uow.ticket(Scope::Everything, TicketId(id))?,
+                Some(id) => find(TicketId(id))?,
                 None => None,
             };
             match found {

@@ -1,6 +1,6 @@
 //! Comments (contract §3.2, CLIENT §6.10; W26): list, read, create.
 
-use super::collaboration::{found, page_of, ticket_link, Link, Listed};
+use super::collaboration::{found, page_of, ticket_link_with_relation, Link, Listed};
 use crate::activity::{ActionObject, NewActivity, Verb};
 use crate::error::{DomainError, DomainResult};
 use crate::forms::{Attributes, Text, MAX_TEXT_CHARS};
@@ -52,11 +52,10 @@ pub fn create_comment(
         a.errors.push(crate::error::FieldError::required("body"));
     }
     let mut errors = a.errors;
-    let ticket = ticket_link(uow, ticket, &mut errors)?;
-    let (Some(body), Some(ticket), true) = (body, ticket, errors.is_empty()) else {
+    let ticket = ticket_link_with_relation(uow, ticket, actor, &mut errors)?;
+    let (Some(body), Some((ticket, relation)), true) = (body, ticket, errors.is_empty()) else {
         return Err(DomainError::invalid(errors));
     };
-    let relation = uow.relation(ticket.id, actor.id)?;
     policy::may_contribute(actor, relation)?;
     let now = clock.now();
     let comment = uow.insert_comment(ticket.id, actor.id, &body, now)?;
