@@ -717,9 +717,12 @@ impl<'a, T: Serialize> CollectionDocument<'a, T> {
     pub fn new(data: &'a [T], included: Option<Vec<Rendered>>) -> Self {
         CollectionDocument { data, included }
     }
-    /// The serialized document, for [`json_api_response`].
-    pub fn to_body(&self) -> Vec<u8> {
-        serde_json::to_vec(self).expect("documents always serialize")
+    /// The serialized document, for [`json_api_response`], into a buffer of `size_hint`
+    /// bytes to start with (rather than grown by doubling and copying).
+    pub fn to_body(&self, size_hint: usize) -> Vec<u8> {
+        let mut body = Vec::with_capacity(size_hint);
+        serde_json::to_writer(&mut body, self).expect("documents always serialize");
+        body
     }
 }
 
