@@ -371,3 +371,38 @@ fn an_enqueue_wakes_the_listening_workers_at_commit() {
     stop.store(true, Ordering::SeqCst);
     listener.join().unwrap();
 }
+
+/// The claim is planned for the queue as it is at each claim: a plan kept from a first claim
+/// on an empty queue (scan and sort) sorted the whole backlog at every later claim.
+#[test]
+fn the_claim_is_planned_afresh_for_the_queue_as_it_is() {
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let t = TestDb::new();
+    // One connection, so every claim and the look-up below share it.
+    let db = Database::connect(&t.url, 1).unwrap();
+    assert!(db
+        .run_next_job(&no_wait(), |_, _| Ok(()))
+        .unwrap()
+        .is_none());
+    db.connection().unwrap().batch_execute_sql(
+        "INSERT INTO jobs (kind, payload, run_at)
+         SELECT 'comment-created', jsonb_build_object('ticket', g, 'author', 1),
+                now() - interval '1 hour' + g * interval '1 ms'
+         FROM generate_series(1, 3000) g",
+    );
+    let report = db.run_next_job(&no_wait(), |_, _| Ok(())).unwrap().unwrap();
+    let oldest = diesel::sql_query("SELECT min(id) AS n FROM jobs")
+        .get_result::<Count>(&mut *db.connection().unwrap())
+        .unwrap();
+    assert_eq!(report.id, JobId(oldest.n), "the oldest due job goes first");
+    let kept = diesel::sql_query(
+        "SELECT count(*) AS n FROM pg_prepared_statements WHERE statement LIKE '%SKIP LOCKED%'",
+    )
+    .get_result::<Count>(&mut *db.connection().unwrap())
+    .unwrap();
+    assert_eq!(kept.n, 0, "the claim must not keep a plan");
+}
