@@ -2,7 +2,7 @@
 
 use crate::error::storage;
 use crate::fragments::{batch_ids, prepared};
-use crate::models::{CommentRow, ResponderRow, SubscriberRow, TicketContentRow, TicketRow};
+use crate::models::{CommentRow, TicketContentRow, TicketRow};
 use crate::schema::{comments, responders, subscribers, tickets};
 use crate::scope::{visible_tickets, TicketPredicate};
 use crate::uow::PgUnitOfWork;
@@ -21,7 +21,7 @@ use diesel::prelude::*;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::query_dsl::methods::ThenOrderDsl;
 use diesel::sql_types::Bool;
-use diesel::sql_types::Text;
+use diesel::sql_types::{Array, Integer, Nullable, Text, Timestamptz};
 use diesel_full_text_search::{ts_rank, TsQuery, TsVectorExtensions};
 
 /// `(SELECT plainto_tsquery('english', $1))`: the keywords of `filter[search]` as a query,
@@ -375,23 +375,60 @@ impl TicketRepository for PgUnitOfWork<'_> {
             return Ok(TicketLinks::default());
         }
         let ids = batch_ids(ids.iter().map(|t| t.0));
-        let responders: Vec<ResponderRow> = responders::table
-            .select(ResponderRow::as_select())
-            .filter(responders::ticket_id.eq_any(&ids))
-            .order(responders::id.asc())
-            .load(self.conn)
-            .map_err(storage)?;
-        let subscribers: Vec<SubscriberRow> = subscribers::table
-            .select(SubscriberRow::as_select())
-            .filter(subscribers::ticket_id.eq_any(&ids))
-            .order(subscribers::id.asc())
-            .load(self.conn)
-            .map_err(storage)?;
-        Ok(TicketLinks {
-            responders: responders.into_iter().map(Into::into).collect(),
-            subscribers: subscribers.into_iter().map(Into::into).collect(),
-        })
+        // Responders and subscribers of every ticket shown, in one round trip: every ticket
+        // document names both.
+        let rows: Vec<TicketLinkRow> = prepared(concat!(
+            "SELECT true AS responder, id, ticket_id, user_id, NULL::varchar AS email, created_at ",
+            "FROM responders WHERE ticket_id = ANY($1) ",
+            "UNION ALL ",
+            "SELECT false, id, ticket_id, user_id, email, created_at ",
+            "FROM subscribers WHERE ticket_id = ANY($2) ",
+            "ORDER BY responder DESC, id"
+        ))
+        .bind::<Array<Integer>, _>(&ids)
+        .bind::<Array<Integer>, _>(&ids)
+        .load(self.conn)
+        .map_err(storage)?;
+        let mut links = TicketLinks::default();
+        for row in rows {
+            match (row.responder, row.user_id) {
+                (true, Some(user_id)) => links.responders.push(Responder {
+                    id: ResponderId(row.id),
+                    ticket_id: TicketId(row.ticket_id),
+                    user_id: ProfileId(user_id),
+                    created_at: row.created_at,
+                }),
+                (true, None) => {
+                    return Err(DomainError::Storage("a responder without a profile".into()))
+                }
+                (false, user_id) => links.subscribers.push(Subscriber {
+                    id: SubscriberId(row.id),
+                    ticket_id: TicketId(row.ticket_id),
+                    user_id: user_id.map(ProfileId),
+                    email: row.email,
+                    created_at: row.created_at,
+                }),
+            }
+        }
+        Ok(links)
     }
+}
+
+/// A responder (`responder`) or subscriber row of [`TicketRepository::ticket_links`].
+#[derive(QueryableByName)]
+struct TicketLinkRow {
+    #[diesel(sql_type = Bool)]
+    responder: bool,
+    #[diesel(sql_type = Integer)]
+    id: i32,
+    #[diesel(sql_type = Integer)]
+    ticket_id: i32,
+    #[diesel(sql_type = Nullable<Integer>)]
+    user_id: Option<i32>,
+    #[diesel(sql_type = Nullable<Text>)]
+    email: Option<String>,
+    #[diesel(sql_type = Timestamptz)]
+    created_at: DateTime<Utc>,
 }
 
 impl CommentRepository for PgUnitOfWork<'_> {
