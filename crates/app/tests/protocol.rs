@@ -411,3 +411,35 @@ async fn operations_endpoints() {
         assert!(openapi["paths"][path].is_object(), "{path}");
     }
 }
+
+/// A NUL character (`%00`) in a query parameter is refused before anything reads the
+/// database: PostgreSQL cannot store or compare one in text, so it used to fail there (a 500,
+/// or an export cut off after its first bytes). Found by fuzzing the OpenAPI description.
+#[actix_web::test]
+async fn a_nul_character_in_the_query_is_a_client_error_everywhere() {
+    let app = TestApp::new().await;
+    let su = app.user("Sue", &["superuser", "staff"]).await;
+    for path in [
+        "/api/v3/tickets?filter%5Bcountry%5D=R%00O",
+        "/api/v3/tickets?filter%5Bsearch%5D=mining%00",
+        "/api/v3/tickets?filter%5Bstatus__in%5D=new%2C%00",
+        "/api/v3/profiles?filter%5Bname%5D=%00",
+        "/api/v3/expenses?filter%5Bscope%5D=Registry%00",
+        "/api/v3/activities?filter%5Bverb%5D=%00",
+        "/api/v3/comments?filter%5Bticket%5D=1%00",
+        "/api/v3/ticket-stats?filter%5Bcountry%5D=%00",
+        "/api/v3/review-stats?filter%5Bby%5D=%00",
+        "/api/v3/ticket-exports?filter%5Bcountry%5D=%00",
+        "/api/v3/expense-exports?filter%5Bscope%5D=%00",
+        "/api/v3/review-exports?filter%5Bcreated_at__gte%5D=%00",
+        "/api/v3/tickets?fil%00ter=1",
+    ] {
+        let r = app.get(path, Some(&su.token)).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{path}: {}", r.text);
+        assert_eq!(
+            r.json()["errors"][0]["detail"],
+            "The query string contains a NUL character.",
+            "{path}"
+        );
+    }
+}

@@ -16,7 +16,8 @@ pub const MAX_JSON_BODY: usize = 1024 * 1024;
 
 /// Decodes the raw query string: keys and values percent-decoded (`+` is a space, as in
 /// form encoding), empty values dropped, the last of repeated keys kept. Bytes that are not
-/// UTF-8 after decoding → 400.
+/// UTF-8 after decoding → 400, and so is a NUL character (`%00`): no filter means one, and
+/// PostgreSQL refuses it in text, so it would reach the database only to fail there.
 pub fn query_params(req: &HttpRequest) -> ApiResult<Params> {
     parse_query(req.query_string())
 }
@@ -38,13 +39,19 @@ pub fn parse_query(raw: &str) -> ApiResult<Params> {
 
 fn decode_component(raw: &str) -> ApiResult<String> {
     let spaced = raw.replace('+', " ");
-    percent_decode(spaced.as_bytes())
+    let decoded = percent_decode(spaced.as_bytes())
         .decode_utf8()
-        .map(|s| s.into_owned())
         .map_err(|_| ApiError::BadRequest {
             detail: "The query string is not valid UTF-8.".into(),
             code: "parse_error",
-        })
+        })?;
+    if decoded.contains('\0') {
+        return Err(ApiError::BadRequest {
+            detail: "The query string contains a NUL character.".into(),
+            code: "parse_error",
+        });
+    }
+    Ok(decoded.into_owned())
 }
 
 /// 406 unless `Accept` is absent or admits `application/vnd.api+json` (`*/*` and
@@ -289,6 +296,20 @@ mod tests {
             parse_query("filter%5Bsearch%5D=%FF%FE"),
             Err(ApiError::BadRequest { .. })
         ));
+    }
+
+    #[test]
+    fn a_nul_character_in_the_query_is_a_client_error() {
+        for raw in [
+            "filter%5Bcountry%5D=R%00O",
+            "filter%5Bsearch%5D=%00",
+            "a%00b=1",
+        ] {
+            assert!(
+                matches!(parse_query(raw), Err(ApiError::BadRequest { .. })),
+                "{raw}"
+            );
+        }
     }
 
     #[test]
