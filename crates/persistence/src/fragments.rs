@@ -76,8 +76,8 @@ impl<ST, GB> ValidGrouping<GB> for StaticSql<ST> {
 ///
 /// `diesel::sql_query` and every `diesel::update` are never cached (their text could vary),
 /// so the statements every write runs — the ticket's `updated_at`, a job's insert, the
-/// worker's completion — were parsed and planned again each time. (The worker's claim is
-/// the exception that stays a `sql_query` on purpose: see `Database::run_next_job`.) A `Prepared` takes a
+/// worker's completion — were parsed and planned again each time. (The worker's claim stays
+/// a `sql_query` on purpose: see `Database::run_next_job`.) A `Prepared` takes a
 /// `&'static str` with its placeholders `$1 … $n` in order, and binds like `sql_query`.
 /// Every `$` followed by digits counts as a placeholder, inside a string literal too: such
 /// text does not belong in these statements (bind the value instead).

@@ -218,11 +218,12 @@ impl Database {
         let mut conn = self.connection()?;
         let report = conn.transaction::<_, diesel::result::Error, _>(|conn| {
             // Planned at every claim, never kept prepared. The statement has no parameter, so
-            // a kept plan is the one made at the connection's first claim; on a fresh install
-            // the queue is empty then, and for an empty table the cheapest plan scans and
-            // sorts. Under `FOR UPDATE` the sort cannot stop at the first row: once a backlog
-            // builds (a digest's mail), every claim sorted all of it, spilling to disk, until
-            // an ANALYZE of `jobs` invalidated the plan. Planning it costs ≈ 0.07 ms.
+            // a kept plan is the one made at the connection's first claim. When `jobs` was
+            // last analysed empty (a new database vacuumed after migrating, say), the cheapest
+            // plan then scans and sorts. Under `FOR UPDATE` the sort cannot stop at the first
+            // row: once a backlog builds (a digest's mail), every claim sorted all of it,
+            // spilling to disk, until the next ANALYZE of `jobs` invalidated the plan.
+            // Planning it costs ≈ 0.07 ms.
             let Some(row) = diesel::sql_query(concat!(
                 "SELECT ",
                 job_columns!(),
