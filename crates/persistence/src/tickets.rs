@@ -215,6 +215,26 @@ impl PgUnitOfWork<'_> {
     }
 }
 
+/// Whether `profile` is a responder of `ticket`.
+#[diesel::dsl::auto_type]
+fn responds_to(ticket: i32, profile: i32) -> _ {
+    exists(
+        responders::table
+            .filter(responders::ticket_id.eq(ticket))
+            .filter(responders::user_id.eq(profile)),
+    )
+}
+
+/// Whether `profile` subscribes to `ticket` with their profile (a bare e-mail grants nothing).
+#[diesel::dsl::auto_type]
+fn subscribes_to(ticket: i32, profile: i32) -> _ {
+    exists(
+        subscribers::table
+            .filter(subscribers::ticket_id.eq(ticket))
+            .filter(subscribers::user_id.eq(profile)),
+    )
+}
+
 impl TicketRepository for PgUnitOfWork<'_> {
     fn ticket(&mut self, scope: Scope, id: TicketId) -> RepoResult<Option<Ticket>> {
         self.find_ticket(scope, id, false)
@@ -230,18 +250,12 @@ impl TicketRepository for PgUnitOfWork<'_> {
         id: TicketId,
         profile: ProfileId,
     ) -> RepoResult<Option<(Ticket, TicketRelation)>> {
-        let responder = exists(
-            responders::table
-                .filter(responders::ticket_id.eq(id.0))
-                .filter(responders::user_id.eq(profile.0)),
-        );
-        let subscriber = exists(
-            subscribers::table
-                .filter(subscribers::ticket_id.eq(id.0))
-                .filter(subscribers::user_id.eq(profile.0)),
-        );
         let row: Option<(TicketRow, bool, bool)> = tickets::table
-            .select((TicketRow::as_select(), responder, subscriber))
+            .select((
+                TicketRow::as_select(),
+                responds_to(id.0, profile.0),
+                subscribes_to(id.0, profile.0),
+            ))
             .filter(tickets::id.eq(id.0))
             .filter(visible_tickets(scope))
             .first(self.conn)
@@ -265,19 +279,13 @@ impl TicketRepository for PgUnitOfWork<'_> {
                 .filter(tickets::id.eq(ticket.0))
                 .filter(tickets::requester_id.eq(profile.0)),
         );
-        let responder = exists(
-            responders::table
-                .filter(responders::ticket_id.eq(ticket.0))
-                .filter(responders::user_id.eq(profile.0)),
-        );
-        let subscriber = exists(
-            subscribers::table
-                .filter(subscribers::ticket_id.eq(ticket.0))
-                .filter(subscribers::user_id.eq(profile.0)),
-        );
-        let (requester, responder, subscriber) = diesel::select((requester, responder, subscriber))
-            .get_result::<(bool, bool, bool)>(self.conn)
-            .map_err(storage)?;
+        let (requester, responder, subscriber) = diesel::select((
+            requester,
+            responds_to(ticket.0, profile.0),
+            subscribes_to(ticket.0, profile.0),
+        ))
+        .get_result::<(bool, bool, bool)>(self.conn)
+        .map_err(storage)?;
         Ok(TicketRelation {
             requester,
             responder,
