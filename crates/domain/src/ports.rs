@@ -6,7 +6,7 @@ use crate::activity::{Activity, NewActivity};
 use crate::error::DomainError;
 use crate::jobs::{JobId, MailError, NewJob, OutgoingMail};
 use crate::listing::{
-    Direction, PageSlice, ProfileFilter, StatusTotals, TicketFilter, TicketSortField,
+    Direction, PageRequest, PageSlice, ProfileFilter, StatusTotals, TicketFilter, TicketSortField,
 };
 use crate::model::*;
 use crate::policy::{ProfileScope, Scope, TicketRelation};
@@ -90,6 +90,15 @@ pub trait IdentityRepository {
     ) -> RepoResult<Profile>;
 }
 
+/// A page of the ticket list: the tickets, where the page lies, and the per-status totals
+/// it was resolved against.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TicketPage {
+    pub totals: StatusTotals,
+    pub page: PageSlice,
+    pub tickets: Vec<Ticket>,
+}
+
 /// The responder and subscriber rows of some tickets (for relationships and includes).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TicketLinks {
@@ -120,6 +129,19 @@ pub trait TicketRepository {
     }
     /// Per-status counts over `scope` and every filter but the status filter.
     fn status_totals(&mut self, scope: Scope, filter: &TicketFilter) -> RepoResult<StatusTotals>;
+    /// A page of the list with its totals: [`TicketRepository::status_totals`], the page
+    /// `request` asks for resolved against them (out of range is
+    /// [`DomainError::InvalidPage`]), and [`TicketRepository::list_tickets`] on it. An
+    /// adapter that can count and page in one pass over the matches overrides this.
+    fn ticket_page(
+        &mut self,
+        scope: Scope,
+        filter: &TicketFilter,
+        sort: &[(TicketSortField, Direction)],
+        request: PageRequest,
+    ) -> RepoResult<TicketPage> {
+        ticket_page_in_two_passes(self, scope, filter, sort, request)
+    }
     /// One page over `scope` and all filters; search rank first (best first), then `sort`, then id.
     fn list_tickets(
         &mut self,
@@ -142,6 +164,25 @@ pub trait TicketRepository {
     ) -> RepoResult<Ticket>;
     /// Responder and subscriber rows of these tickets: two queries whatever their number.
     fn ticket_links(&mut self, ids: &[TicketId]) -> RepoResult<TicketLinks>;
+}
+
+/// [`TicketRepository::ticket_page`] from its parts: the totals first, then the page they
+/// admit. Also the fallback of adapters that override it.
+pub fn ticket_page_in_two_passes<R: TicketRepository + ?Sized>(
+    repo: &mut R,
+    scope: Scope,
+    filter: &TicketFilter,
+    sort: &[(TicketSortField, Direction)],
+    request: PageRequest,
+) -> RepoResult<TicketPage> {
+    let totals = repo.status_totals(scope, filter)?;
+    let page = request.resolve(totals.matching(filter))?;
+    let tickets = repo.list_tickets(scope, filter, sort, page)?;
+    Ok(TicketPage {
+        totals,
+        page,
+        tickets,
+    })
 }
 
 pub trait CommentRepository {

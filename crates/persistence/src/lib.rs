@@ -51,6 +51,7 @@ pub mod seed;
 mod sessions;
 mod stats;
 mod subscribers;
+mod ticket_page;
 mod tickets;
 mod uow;
 

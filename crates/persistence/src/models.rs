@@ -44,7 +44,7 @@ impl From<ProfileRow> for Profile {
     }
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = tickets, check_for_backend(diesel::pg::Pg))]
 pub(crate) struct TicketRow {
     pub id: i32,

@@ -8,10 +8,12 @@ use crate::scope::{visible_tickets, TicketPredicate};
 use crate::uow::PgUnitOfWork;
 use chrono::{DateTime, Utc};
 use desk_domain::listing::{
-    Direction, PageSlice, StatusTotals, TicketFilter, TicketSortField, TimeRange,
+    Direction, PageRequest, PageSlice, StatusTotals, TicketFilter, TicketSortField, TimeRange,
 };
 use desk_domain::policy::{Scope, TicketRelation};
-use desk_domain::ports::{CommentRepository, RepoResult, TicketLinks, TicketRepository};
+use desk_domain::ports::{
+    CommentRepository, RepoResult, TicketLinks, TicketPage, TicketRepository,
+};
 use desk_domain::*;
 use diesel::dsl::{count_star, exists, sql};
 use diesel::dsl::{Asc, Desc};
@@ -310,6 +312,16 @@ impl TicketRepository for PgUnitOfWork<'_> {
             }
         }
         Ok(totals)
+    }
+
+    fn ticket_page(
+        &mut self,
+        scope: Scope,
+        filter: &TicketFilter,
+        sort: &[(TicketSortField, Direction)],
+        request: PageRequest,
+    ) -> RepoResult<TicketPage> {
+        crate::ticket_page::ticket_page(self, scope, filter, sort, request)
     }
 
     fn list_tickets(

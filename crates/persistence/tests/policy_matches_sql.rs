@@ -7,7 +7,7 @@ mod common;
 
 use common::*;
 use desk_domain::listing::Direction;
-use desk_domain::listing::{PageSlice, TicketFilter};
+use desk_domain::listing::{PageNumber, PageRequest, PageSlice, TicketFilter};
 use desk_domain::policy::{self, Actor, TicketRelation};
 use desk_domain::ports::{
     ActivityFilter, ActivityReadRepository, CommentReadRepository, ResponderRepository, RowFilter,
@@ -223,6 +223,19 @@ fn check(uow: &mut PgUnitOfWork<'_>, w: &World) -> Result<Option<String>, Domain
             return Ok(Some(format!(
                 "actor {i}: totals {total}, expected {}",
                 expected.len()
+            )));
+        }
+        // The list's page with its totals (one statement for a participant) agrees too.
+        let request = PageRequest {
+            number: PageNumber::Number(1),
+            size: page.size,
+        };
+        let paged = uow.ticket_page(scope, &TicketFilter::default(), &[], request)?;
+        let paged_ids: Vec<i32> = paged.tickets.iter().map(|t| t.id.0).collect();
+        if paged_ids != listed || paged.totals.all() != total {
+            return Ok(Some(format!(
+                "actor {i}: ticket_page {paged_ids:?} of {}, list {listed:?} of {total}",
+                paged.totals.all()
             )));
         }
         // Every ticket-bound list holds exactly the rows of the visible tickets, once each.

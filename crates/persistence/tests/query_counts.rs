@@ -79,12 +79,17 @@ fn ticket_and_profile_reads_issue_a_fixed_number_of_queries() {
             small, large,
             "list queries must not grow with the page size"
         );
-        assert!(
-            large <= 5,
-            "totals + page + responders + subscribers + profiles, got {large}"
+        // A participant's page comes with its totals in one statement; the superuser's
+        // totals are the status counters, read apart from the page.
+        let page_and_totals = if actor.is_superuser { 2 } else { 1 };
+        assert_eq!(
+            large,
+            page_and_totals + 2,
+            "page and totals, responders with subscribers, profiles"
         );
-        let (searched, _) = list(actor, "100", &[("filter[search]", "offshore company")]);
-        assert!(searched <= 5, "{searched}");
+        let (searched, rows) = list(actor, "100", &[("filter[search]", "offshore company")]);
+        assert!(rows > 0, "the search found something");
+        assert_eq!(searched, 3, "a ranked page comes with its totals");
     }
     // Superuser filter labels add at most two look-ups.
     let (labelled, _) = list(

@@ -8,7 +8,7 @@ use crate::jobs::{Job, NewJob};
 use crate::listing::{ticket_sort, PageRequest, PageSlice, Params, StatusTotals, TicketFilter};
 use crate::model::*;
 use crate::policy::{self, Actor, TicketRights};
-use crate::ports::{Clock, TicketLinks, UnitOfWork};
+use crate::ports::{Clock, TicketLinks, TicketPage, UnitOfWork};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use std::collections::{BTreeSet, HashMap};
@@ -32,9 +32,11 @@ pub fn list_tickets(
     let scope = policy::ticket_scope(actor);
     let filter = TicketFilter::from_params(params);
     let sort = ticket_sort(params);
-    let totals = uow.status_totals(scope, &filter)?;
-    let page = PageRequest::from_params(params).resolve(totals.matching(&filter))?;
-    let tickets = uow.list_tickets(scope, &filter, &sort, page)?;
+    let TicketPage {
+        totals,
+        page,
+        tickets,
+    } = uow.ticket_page(scope, &filter, &sort, PageRequest::from_params(params))?;
     let (requester_label, responder_label) = if policy::sees_filter_labels(actor) {
         (
             filter

@@ -1,0 +1,194 @@
+//! [`TicketRepository::ticket_page`] in one statement, where the whole set of matches has to
+//! be read anyway.
+//!
+//! The list answers a page and the per-status totals of everything matching the filters but
+//! the status. Two statements read the matches twice. When the page cannot stop early — a
+//! search ranks every match, and a participant's tickets are fetched by their ids, not in
+//! list order — one statement reads them once: the matches' narrow rows are materialized,
+//! counted, and the page's ids chosen among them; only the page's rows are read whole.
+//! Everybody else's list (staff and superusers without a search) walks an index in list order
+//! and stops after a page, with totals from the counters: the two-pass path stays.
+
+use crate::error::storage;
+use crate::models::TicketRow;
+use crate::scope::TicketPredicate;
+use crate::tickets::{search_query, ticket_predicate, SearchQuery};
+use crate::uow::PgUnitOfWork;
+use desk_domain::listing::{
+    Direction, PageNumber, PageRequest, StatusTotals, TicketFilter, TicketSortField,
+};
+use desk_domain::policy::Scope;
+use desk_domain::ports::{ticket_page_in_two_passes, RepoResult, TicketPage};
+use desk_domain::{Ticket, TicketStatus};
+use diesel::dsl::AsSelect;
+use diesel::pg::Pg;
+use diesel::prelude::*;
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::sql_types::{Array, BigInt, Text};
+
+/// Whether the page of `filter` over `scope` is read in one pass with its totals.
+fn one_pass(scope: Scope, filter: &TicketFilter) -> bool {
+    filter.search.is_some() || matches!(scope, Scope::ParticipantOf(_))
+}
+
+pub(crate) fn ticket_page(
+    uow: &mut PgUnitOfWork<'_>,
+    scope: Scope,
+    filter: &TicketFilter,
+    sort: &[(TicketSortField, Direction)],
+    request: PageRequest,
+) -> RepoResult<TicketPage> {
+    // `last` needs the total first; an invalid number is refused by the two-pass path.
+    let offset = match request.number {
+        PageNumber::Number(n) if n >= 1 => (n - 1).checked_mul(request.size),
+        _ => None,
+    };
+    let Some(offset) = offset.filter(|_| one_pass(scope, filter)) else {
+        return ticket_page_in_two_passes(uow, scope, filter, sort, request);
+    };
+    let statement = PageWithTotals {
+        matches: ticket_predicate(scope, filter, false),
+        search: filter.search.as_deref().map(search_query),
+        statuses: filter.status_in.clone(),
+        sort: sort.to_vec(),
+        limit: request.size,
+        offset,
+        columns: TicketRow::as_select(),
+    };
+    let rows: Vec<PagedTicketRow> = statement.load(uow.conn).map_err(storage)?;
+    let Some(first) = rows.first() else {
+        // No row on this page: whether the page exists at all is for the totals to say.
+        return ticket_page_in_two_passes(uow, scope, filter, sort, request);
+    };
+    let mut totals = StatusTotals::default();
+    for (status, n) in first.statuses.iter().zip(&first.counts) {
+        if let Some(status) = TicketStatus::parse(status) {
+            totals.add(status, *n);
+        }
+    }
+    // Rows at this offset mean the page is in range; resolving gives its slice.
+    let page = request.resolve(totals.matching(filter))?;
+    let tickets = rows
+        .into_iter()
+        .map(|row| Ticket::try_from(row.ticket))
+        .collect::<RepoResult<Vec<_>>>()?;
+    Ok(TicketPage {
+        totals,
+        page,
+        tickets,
+    })
+}
+
+/// A page's ticket, with the totals (the same on every row).
+#[derive(QueryableByName)]
+struct PagedTicketRow {
+    #[diesel(embed)]
+    ticket: TicketRow,
+    #[diesel(sql_type = Array<Text>)]
+    statuses: Vec<String>,
+    #[diesel(sql_type = Array<BigInt>)]
+    counts: Vec<i64>,
+}
+
+/// ```sql
+/// WITH matches AS MATERIALIZED (SELECT id, status, created_at, deadline_at[, rank]
+///                               FROM tickets WHERE <scope and filters but the status>),
+///      totals AS (<per-status counts of matches, as two arrays>),
+///      page AS (SELECT … FROM matches [WHERE status = ANY($s)] ORDER BY … LIMIT … OFFSET …)
+/// SELECT <ticket row>, totals.statuses, totals.counts
+/// FROM page JOIN tickets ON tickets.id = page.id CROSS JOIN totals ORDER BY …
+/// ```
+/// The order is [`crate::tickets::ordered`]'s: rank first when searching, the sort fields,
+/// then the id.
+struct PageWithTotals {
+    matches: TicketPredicate,
+    search: Option<SearchQuery>,
+    statuses: Option<Vec<String>>,
+    sort: Vec<(TicketSortField, Direction)>,
+    limit: i64,
+    offset: i64,
+    /// The whole row of the page's tickets.
+    columns: AsSelect<TicketRow, Pg>,
+}
+
+impl PageWithTotals {
+    fn push_order(&self, out: &mut AstPass<'_, '_, Pg>, table: &str) {
+        let mut keys: Vec<(&str, Direction)> = Vec::new();
+        if self.search.is_some() {
+            keys.push(("rank", Direction::Desc));
+        }
+        for (field, direction) in &self.sort {
+            let column = match field {
+                TicketSortField::CreatedAt => "created_at",
+                TicketSortField::DeadlineAt => "deadline_at",
+            };
+            keys.push((column, *direction));
+        }
+        keys.push(("id", Direction::Asc));
+        out.push_sql(" ORDER BY ");
+        for (i, (column, direction)) in keys.into_iter().enumerate() {
+            if i > 0 {
+                out.push_sql(", ");
+            }
+            out.push_sql(table);
+            out.push_sql(column);
+            // PostgreSQL's NULL placement, as in the two-pass list: a missing deadline is
+            // last ascending, first descending.
+            out.push_sql(match direction {
+                Direction::Asc => " ASC",
+                Direction::Desc => " DESC",
+            });
+        }
+    }
+}
+
+impl QueryFragment<Pg> for PageWithTotals {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql(
+            "WITH matches AS MATERIALIZED (SELECT tickets.id, tickets.status, \
+             tickets.created_at, tickets.deadline_at",
+        );
+        if let Some(query) = &self.search {
+            out.push_sql(", ts_rank(tickets.search_vector, ");
+            query.walk_ast(out.reborrow())?;
+            out.push_sql(") AS rank");
+        }
+        out.push_sql(" FROM tickets WHERE ");
+        self.matches.walk_ast(out.reborrow())?;
+        out.push_sql(
+            "), totals AS (SELECT coalesce(array_agg(status), '{}') AS statuses, \
+             coalesce(array_agg(n), '{}') AS counts \
+             FROM (SELECT status, count(*) AS n FROM matches GROUP BY status) counted), \
+             page AS (SELECT * FROM matches",
+        );
+        if let Some(statuses) = &self.statuses {
+            out.push_sql(" WHERE status = ANY(");
+            out.push_bind_param::<Array<Text>, _>(statuses)?;
+            out.push_sql(")");
+        }
+        self.push_order(&mut out, "");
+        out.push_sql(" LIMIT ");
+        out.push_bind_param::<BigInt, _>(&self.limit)?;
+        out.push_sql(" OFFSET ");
+        out.push_bind_param::<BigInt, _>(&self.offset)?;
+        out.push_sql(") SELECT ");
+        self.columns.walk_ast(out.reborrow())?;
+        out.push_sql(
+            ", totals.statuses, totals.counts \
+             FROM page JOIN tickets ON tickets.id = page.id CROSS JOIN totals",
+        );
+        self.push_order(&mut out, "page.");
+        Ok(())
+    }
+}
+
+impl QueryId for PageWithTotals {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::Query for PageWithTotals {
+    type SqlType = diesel::sql_types::Untyped;
+}
+
+impl<Conn> RunQueryDsl<Conn> for PageWithTotals {}
