@@ -39,6 +39,21 @@ async fn me1_me3_session() {
     let body = app.get("/api/v3/me", Some(&demoted.token)).await.json();
     assert_eq!(body["data"]["attributes"]["is-superuser"], false);
     assert_eq!(body["data"]["attributes"]["tickets-count"], 1);
+    let promoted = app.with_roles(&u0, &["superuser"]);
+    let body = app.get("/api/v3/me", Some(&promoted.token)).await.json();
+    assert_eq!(
+        body["data"]["attributes"]["tickets-count"], 2,
+        "counted again when the role changes"
+    );
+    // A first request that is `/me` creates the profile and counts it.
+    let token = app.token("first.sight@example.org", "First", "Sight", &[]);
+    let r = app.get("/api/v3/me", Some(&token)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.json()["data"]["attributes"]["tickets-count"], 0);
+    assert_eq!(
+        r.json()["data"]["attributes"]["email"],
+        "first.sight@example.org"
+    );
 }
 
 #[actix_web::test]

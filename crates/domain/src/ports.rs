@@ -76,6 +76,25 @@ pub trait IdentityRepository {
     /// record the profile found as the acting profile of the unit of work on the way (the
     /// PostgreSQL adapter does, saving a round trip per request).
     fn profile_by_identity(&mut self, issuer: &str, subject: &str) -> RepoResult<Option<Profile>>;
+    /// [`IdentityRepository::profile_by_identity`] with the profile's `tickets-count`, as the
+    /// caller's own document shows it (`GET /me`). An adapter that reads both in one look-up
+    /// overrides this.
+    fn profile_view_by_identity(
+        &mut self,
+        issuer: &str,
+        subject: &str,
+    ) -> RepoResult<Option<ProfileView>>
+    where
+        Self: ProfileRepository,
+    {
+        let Some(profile) = self.profile_by_identity(issuer, subject)? else {
+            return Ok(None);
+        };
+        let view = self.profile_views(&[profile.id])?.into_iter().next();
+        view.map(|view| ProfileView { profile, ..view })
+            .ok_or(DomainError::NotFound)
+            .map(Some)
+    }
     /// Profiles whose e-mail equals `email` case-insensitively and that no identity has
     /// claimed yet (imported or seeded people waiting for their first sign-in).
     fn unlinked_profiles_by_email(&mut self, email: &str) -> RepoResult<Vec<Profile>>;

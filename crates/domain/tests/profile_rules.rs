@@ -9,7 +9,7 @@ mod support;
 use desk_domain::listing::{PageSlice, Params, ProfileFilter};
 use desk_domain::policy::ProfileScope;
 use desk_domain::ports::{IdentityClaims, ProfileDetails};
-use desk_domain::usecases::identity::{sign_in, SignInRefusal, MAX_NAME_CHARS};
+use desk_domain::usecases::identity::{sign_in, sign_in_viewing, SignInRefusal, MAX_NAME_CHARS};
 use desk_domain::usecases::profiles::{get_profile, list_profiles, me, update_profile};
 use desk_domain::*;
 use mockall::predicate::eq;
@@ -618,4 +618,113 @@ fn an_unverified_email_claim_does_not_replace_the_stored_address() {
     };
     let (_, signed_in) = sign_in(&mut uow, &claims).unwrap();
     assert_eq!(signed_in.email, format!("user{ME}@example.org"));
+}
+
+/// A unit of work knowing `profile` under (ISSUER, SUBJECT), read with its tickets-count.
+fn known_with_count(profile: Option<Profile>, tickets_count: i64) -> MockUow {
+    let mut uow = MockUow::new();
+    uow.expect_profile_view_by_identity()
+        .withf(|issuer, subject| issuer == ISSUER && subject == SUBJECT)
+        .times(1)
+        .return_once(move |_, _| {
+            Ok(profile.map(|profile| ProfileView {
+                profile,
+                tickets_count,
+            }))
+        });
+    uow.expect_profile_by_identity().never();
+    uow
+}
+
+#[test]
+fn me_takes_the_count_read_with_the_identity() {
+    let mut uow = known_with_count(Some(profile(ME)), 7);
+    expect_no_identity_writes(&mut uow);
+    uow.expect_profile_views().never();
+    let (actor, view) = sign_in_viewing(&mut uow, &claims()).unwrap();
+    assert_eq!(actor, plain(ME));
+    assert_eq!(
+        view,
+        ProfileView {
+            profile: profile(ME),
+            tickets_count: 7
+        }
+    );
+
+    // New names keep the count; a new superuser role changes what is counted.
+    let renamed = IdentityClaims {
+        first_name: Some("Ilinca".into()),
+        ..claims()
+    };
+    let mut uow = known_with_count(Some(profile(ME)), 7);
+    uow.expect_update_profile_details()
+        .times(1)
+        .returning(|id, d| Ok(with_details(&profile(id.0), d)));
+    uow.expect_profile_views().never();
+    let (_, view) = sign_in_viewing(&mut uow, &renamed).unwrap();
+    assert_eq!(
+        (view.profile.first_name.as_str(), view.tickets_count),
+        ("Ilinca", 7)
+    );
+
+    let promoted = IdentityClaims {
+        is_superuser: true,
+        ..claims()
+    };
+    let mut uow = known_with_count(Some(profile(ME)), 7);
+    uow.expect_update_profile_details()
+        .times(1)
+        .returning(|id, d| Ok(with_details(&profile(id.0), d)));
+    uow.expect_profile_views()
+        .withf(|ids| ids == [ProfileId(ME)])
+        .times(1)
+        .returning(|_| {
+            Ok(vec![ProfileView {
+                profile: Profile {
+                    is_superuser: true,
+                    ..profile(ME)
+                },
+                tickets_count: 500,
+            }])
+        });
+    let (actor, view) = sign_in_viewing(&mut uow, &promoted).unwrap();
+    assert!(actor.is_superuser && view.profile.is_superuser);
+    assert_eq!(view.tickets_count, 500);
+}
+
+#[test]
+fn me_refuses_an_inactive_profile_and_counts_a_new_one() {
+    let inactive = Profile {
+        is_active: false,
+        ..profile(ME)
+    };
+    let mut uow = known_with_count(Some(inactive), 3);
+    expect_no_identity_writes(&mut uow);
+    uow.expect_profile_views().never();
+    let result = sign_in_viewing(&mut uow, &claims()).map(|(actor, view)| (actor, view.profile));
+    assert_eq!(refusal(result), SignInRefusal::Inactive.message());
+
+    // First sight: the profile is created, then counted.
+    let mut uow = known_with_count(None, 0);
+    uow.expect_unlinked_profiles_by_email()
+        .returning(|_| Ok(vec![]));
+    uow.expect_email_in_use().returning(|_| Ok(false));
+    uow.expect_insert_profile()
+        .times(1)
+        .returning(|d| Ok(with_details(&profile(ME), d)));
+    uow.expect_link_identity()
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    uow.expect_profile_views()
+        .withf(|ids| ids == [ProfileId(ME)])
+        .times(1)
+        .returning(|_| {
+            Ok(vec![ProfileView {
+                profile: profile(ME),
+                tickets_count: 0,
+            }])
+        });
+    let (actor, view) = sign_in_viewing(&mut uow, &claims()).unwrap();
+    assert_eq!(actor, plain(ME));
+    assert_eq!(view.profile, profile(ME));
 }

@@ -127,18 +127,16 @@ impl ProfileRepository for PgUnitOfWork<'_> {
 
 impl IdentityRepository for PgUnitOfWork<'_> {
     fn profile_by_identity(&mut self, issuer: &str, subject: &str) -> RepoResult<Option<Profile>> {
-        if let Some(found) = self.identity_lookup(issuer, subject)? {
-            return Ok(Some(found));
-        }
-        // Not known yet: the caller is about to create or link a profile. Concurrent first
-        // requests of one identity would race to insert the same identity and profile; an
-        // advisory lock of this identity, held until the transaction ends, lets the first
-        // finish, and the others then find its (committed) identity on the look-up below.
-        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-            .bind::<Text, _>(format!("{issuer}\u{1f}{subject}"))
-            .execute(self.conn)
-            .map_err(storage)?;
-        self.identity_lookup(issuer, subject)
+        let view = self.identity_lookup(issuer, subject, false)?;
+        Ok(view.map(|view| view.profile))
+    }
+
+    fn profile_view_by_identity(
+        &mut self,
+        issuer: &str,
+        subject: &str,
+    ) -> RepoResult<Option<ProfileView>> {
+        self.identity_lookup(issuer, subject, true)
     }
 
     fn unlinked_profiles_by_email(&mut self, email: &str) -> RepoResult<Vec<Profile>> {
@@ -226,22 +224,63 @@ impl IdentityRepository for PgUnitOfWork<'_> {
 const PUBLISH_AS_ACTOR: &str = "set_config('desk.actor_id', \"profiles\".\"id\"::text, true)";
 
 impl PgUnitOfWork<'_> {
-    fn identity_lookup(&mut self, issuer: &str, subject: &str) -> RepoResult<Option<Profile>> {
-        let row: Option<(ProfileRow, String)> = profiles::table
+    /// The profile of (issuer, subject), with its `tickets-count` when `counted` (else 0).
+    fn identity_lookup(
+        &mut self,
+        issuer: &str,
+        subject: &str,
+        counted: bool,
+    ) -> RepoResult<Option<ProfileView>> {
+        if let Some(found) = self.find_identity(issuer, subject, counted)? {
+            return Ok(Some(found));
+        }
+        // Not known yet: the caller is about to create or link a profile. Concurrent first
+        // requests of one identity would race to insert the same identity and profile; an
+        // advisory lock of this identity, held until the transaction ends, lets the first
+        // finish, and the others then find its (committed) identity on the look-up below.
+        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind::<Text, _>(format!("{issuer}\u{1f}{subject}"))
+            .execute(self.conn)
+            .map_err(storage)?;
+        self.find_identity(issuer, subject, counted)
+    }
+
+    fn find_identity(
+        &mut self,
+        issuer: &str,
+        subject: &str,
+        counted: bool,
+    ) -> RepoResult<Option<ProfileView>> {
+        let signed_in = profiles::table
             .inner_join(profile_identities::table)
             .filter(profile_identities::issuer.eq(issuer))
-            .filter(profile_identities::subject.eq(subject))
-            .select((
-                ProfileRow::as_select(),
-                static_sql::<Text>(PUBLISH_AS_ACTOR),
-            ))
-            .first(self.conn)
-            .optional()
-            .map_err(storage)?;
-        let profile: Option<Profile> = row.map(|(row, _)| row.into());
-        if let Some(profile) = &profile {
-            self.published_actor = Some(profile.id);
+            .filter(profile_identities::subject.eq(subject));
+        let row: Option<(ProfileRow, i64, String)> = if counted {
+            signed_in
+                .select((
+                    ProfileRow::as_select(),
+                    tickets_count(),
+                    static_sql::<Text>(PUBLISH_AS_ACTOR),
+                ))
+                .first(self.conn)
+        } else {
+            signed_in
+                .select((
+                    ProfileRow::as_select(),
+                    static_sql::<BigInt>("0::bigint"),
+                    static_sql::<Text>(PUBLISH_AS_ACTOR),
+                ))
+                .first(self.conn)
         }
-        Ok(profile)
+        .optional()
+        .map_err(storage)?;
+        let view = row.map(|(row, tickets_count, _)| ProfileView {
+            profile: row.into(),
+            tickets_count,
+        });
+        if let Some(view) = &view {
+            self.published_actor = Some(view.profile.id);
+        }
+        Ok(view)
     }
 }

@@ -6,7 +6,7 @@ mod common;
 
 use common::TestDb;
 use desk_domain::listing::Params;
-use desk_domain::usecases::{profiles, tickets};
+use desk_domain::usecases::{identity, profiles, tickets};
 use desk_domain::{Actor, ProfileId};
 use desk_persistence::PgUnitOfWork;
 use diesel::connection::{Connection, InstrumentationEvent};
@@ -110,4 +110,33 @@ fn ticket_and_profile_reads_issue_a_fixed_number_of_queries() {
     };
     assert_eq!(profiles_page("2"), profiles_page("100"));
     assert!(profiles_page("100") <= 2);
+}
+
+#[test]
+fn me_signs_in_and_counts_in_one_statement() {
+    let t = TestDb::new();
+    let claims = desk_domain::ports::IdentityClaims {
+        issuer: "https://sso.example.org".into(),
+        subject: "sub-me".into(),
+        email: Some("me@example.org".into()),
+        email_verified: true,
+        first_name: Some("Mira".into()),
+        last_name: Some("Ene".into()),
+        is_staff: false,
+        is_superuser: false,
+    };
+    // First sight creates and links the profile; afterwards `/me` is one look-up.
+    let first =
+        t.db.in_transaction(None, |uow| identity::sign_in_viewing(uow, &claims))
+            .unwrap();
+    assert_eq!(first.1.tickets_count, 0);
+    let mut again = None;
+    let queries = count_queries(&t.url, |uow| {
+        again = Some(identity::sign_in_viewing(uow, &claims).unwrap());
+    });
+    assert_eq!(
+        queries, 1,
+        "the identity, the profile and its tickets-count"
+    );
+    assert_eq!(again, Some(first));
 }

@@ -28,8 +28,8 @@ use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use desk_auth::BearerVerifier;
 use desk_domain::error::DomainResult;
 use desk_domain::ports::{Clock, IdentityClaims};
-use desk_domain::usecases::identity::sign_in;
-use desk_domain::Actor;
+use desk_domain::usecases::identity::{sign_in, sign_in_viewing};
+use desk_domain::{Actor, ProfileView};
 use desk_persistence::{Database, PgUnitOfWork};
 use errors::{ApiError, ApiResult, JSONAPI};
 use futures_util::future::LocalBoxFuture;
@@ -200,6 +200,31 @@ impl AppState {
         outcome
             .map_err(ApiError::from)?
             .ok_or(ApiError::Unauthenticated)
+    }
+
+    /// The caller and their own profile document (`GET /me`). A bearer caller's profile and
+    /// its `tickets-count` come with the sign-in's look-up; a session's are read after it.
+    pub async fn run_me(&self, caller: &Caller) -> ApiResult<(Actor, ProfileView)> {
+        let Credential::Bearer(claims) = &caller.credential else {
+            return self
+                .run(caller, |uow, actor| {
+                    desk_domain::usecases::profiles::me(uow, actor)
+                })
+                .await;
+        };
+        let db = self.db.clone();
+        let claims = claims.clone();
+        self.blocking(move || {
+            db.in_transaction(None, |uow| {
+                let (actor, view) = sign_in_viewing(uow, &claims)?;
+                // Free unless the sign-in created or linked the profile (as in `run`).
+                uow.set_actor(actor.id)?;
+                Ok((actor, view))
+            })
+        })
+        .await
+        .map_err(|_| ApiError::Internal)?
+        .map_err(ApiError::from)
     }
 }
 

@@ -30,9 +30,7 @@ pub async fn me(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     check_accept(&req)?;
-    let (actor, view) = state
-        .run(&caller, |uow, actor| usecase::me(uow, actor))
-        .await?;
+    let (actor, view) = state.run_me(&caller).await?;
     Ok(profile_document(&state, &actor, &view))
 }
 

@@ -36,6 +36,13 @@ mockall::mock! {
 
     impl IdentityRepository for Uow {
         fn profile_by_identity(&mut self, issuer: &str, subject: &str) -> RepoResult<Option<Profile>>;
+        fn profile_view_by_identity(
+            &mut self,
+            issuer: &str,
+            subject: &str,
+        ) -> RepoResult<Option<ProfileView>>
+        where
+            Self: ProfileRepository;
         fn unlinked_profiles_by_email(&mut self, email: &str) -> RepoResult<Vec<Profile>>;
         fn email_in_use(&mut self, email: &str) -> RepoResult<bool>;
         fn insert_profile(&mut self, details: &ProfileDetails) -> RepoResult<Profile>;
