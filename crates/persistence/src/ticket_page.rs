@@ -11,8 +11,8 @@
 
 use crate::error::storage;
 use crate::models::TicketRow;
-use crate::scope::TicketPredicate;
-use crate::tickets::{search_query, ticket_predicate, SearchQuery};
+use crate::scope::{visible_tickets_as_id_list, TicketPredicate};
+use crate::tickets::{filtered, search_query, ticket_predicate, SearchQuery};
 use crate::uow::PgUnitOfWork;
 use desk_domain::listing::{
     Direction, PageNumber, PageRequest, StatusTotals, TicketFilter, TicketSortField,
@@ -47,7 +47,11 @@ pub(crate) fn ticket_page(
         return ticket_page_in_two_passes(uow, scope, filter, sort, request);
     };
     let statement = PageWithTotals {
-        matches: ticket_predicate(scope, filter, false),
+        matches: if filter.search.is_some() {
+            ticket_predicate(scope, filter, false)
+        } else {
+            filtered(visible_tickets_as_id_list(scope), filter, false)
+        },
         search: filter.search.as_deref().map(search_query),
         statuses: filter.status_in.clone(),
         sort: sort.to_vec(),
