@@ -181,7 +181,8 @@ pub trait TicketRepository {
         content: &TicketContent,
         at: DateTime<Utc>,
     ) -> RepoResult<Ticket>;
-    /// Responder and subscriber rows of these tickets: two queries whatever their number.
+    /// Responder and subscriber rows of these tickets: a fixed number of queries whatever
+    /// their number (one in the PostgreSQL adapter).
     fn ticket_links(&mut self, ids: &[TicketId]) -> RepoResult<TicketLinks>;
 }
 
