@@ -6,9 +6,10 @@
 //! transaction.
 //!
 //! Access control is decided by the domain policy; this crate only translates a
-//! [`desk_domain::Scope`] into SQL. That translation lives in exactly one place,
-//! [`scope::visible_tickets`], and every ticket-bound query goes through it (a property test
-//! checks it against `desk_domain::policy::ticket_visible`).
+//! [`desk_domain::Scope`] into SQL. That translation lives in exactly one module, [`scope`]
+//! ([`scope::visible_tickets`], and the same set as an id list for a participant's page),
+//! and every ticket-bound query goes through it (a property test checks both forms against
+//! `desk_domain::policy::ticket_visible`).
 //!
 //! The API is synchronous on purpose: diesel is blocking, and the HTTP layer runs each unit
 //! of work on its blocking thread pool (`web::block`), one transaction per request via

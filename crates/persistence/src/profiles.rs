@@ -127,7 +127,7 @@ impl ProfileRepository for PgUnitOfWork<'_> {
 
 impl IdentityRepository for PgUnitOfWork<'_> {
     fn profile_by_identity(&mut self, issuer: &str, subject: &str) -> RepoResult<Option<Profile>> {
-        let view = self.identity_lookup(issuer, subject, false)?;
+        let view = self.identity_lookup(issuer, subject)?;
         Ok(view.map(|view| view.profile))
     }
 
@@ -136,7 +136,7 @@ impl IdentityRepository for PgUnitOfWork<'_> {
         issuer: &str,
         subject: &str,
     ) -> RepoResult<Option<ProfileView>> {
-        self.identity_lookup(issuer, subject, true)
+        self.identity_lookup(issuer, subject)
     }
 
     fn unlinked_profiles_by_email(&mut self, email: &str) -> RepoResult<Vec<Profile>> {
@@ -224,14 +224,11 @@ impl IdentityRepository for PgUnitOfWork<'_> {
 const PUBLISH_AS_ACTOR: &str = "set_config('desk.actor_id', \"profiles\".\"id\"::text, true)";
 
 impl PgUnitOfWork<'_> {
-    /// The profile of (issuer, subject), with its `tickets-count` when `counted` (else 0).
-    fn identity_lookup(
-        &mut self,
-        issuer: &str,
-        subject: &str,
-        counted: bool,
-    ) -> RepoResult<Option<ProfileView>> {
-        if let Some(found) = self.find_identity(issuer, subject, counted)? {
+    /// The profile of (issuer, subject) with its `tickets-count`. The count is one index
+    /// range of a few counter rows; the list keeps it as the size of the caller's scope
+    /// (`PgUnitOfWork::signed_in_tickets`).
+    fn identity_lookup(&mut self, issuer: &str, subject: &str) -> RepoResult<Option<ProfileView>> {
+        if let Some(found) = self.find_identity(issuer, subject)? {
             return Ok(Some(found));
         }
         // Not known yet: the caller is about to create or link a profile. Concurrent first
@@ -242,44 +239,29 @@ impl PgUnitOfWork<'_> {
             .bind::<Text, _>(format!("{issuer}\u{1f}{subject}"))
             .execute(self.conn)
             .map_err(storage)?;
-        self.find_identity(issuer, subject, counted)
+        self.find_identity(issuer, subject)
     }
 
-    fn find_identity(
-        &mut self,
-        issuer: &str,
-        subject: &str,
-        counted: bool,
-    ) -> RepoResult<Option<ProfileView>> {
-        let signed_in = profiles::table
+    fn find_identity(&mut self, issuer: &str, subject: &str) -> RepoResult<Option<ProfileView>> {
+        let row: Option<(ProfileRow, i64, String)> = profiles::table
             .inner_join(profile_identities::table)
             .filter(profile_identities::issuer.eq(issuer))
-            .filter(profile_identities::subject.eq(subject));
-        let row: Option<(ProfileRow, i64, String)> = if counted {
-            signed_in
-                .select((
-                    ProfileRow::as_select(),
-                    tickets_count(),
-                    static_sql::<Text>(PUBLISH_AS_ACTOR),
-                ))
-                .first(self.conn)
-        } else {
-            signed_in
-                .select((
-                    ProfileRow::as_select(),
-                    static_sql::<BigInt>("0::bigint"),
-                    static_sql::<Text>(PUBLISH_AS_ACTOR),
-                ))
-                .first(self.conn)
-        }
-        .optional()
-        .map_err(storage)?;
+            .filter(profile_identities::subject.eq(subject))
+            .select((
+                ProfileRow::as_select(),
+                tickets_count(),
+                static_sql::<Text>(PUBLISH_AS_ACTOR),
+            ))
+            .first(self.conn)
+            .optional()
+            .map_err(storage)?;
         let view = row.map(|(row, tickets_count, _)| ProfileView {
             profile: row.into(),
             tickets_count,
         });
         if let Some(view) = &view {
             self.published_actor = Some(view.profile.id);
+            self.signed_in_tickets = Some((view.profile.id, view.tickets_count));
         }
         Ok(view)
     }

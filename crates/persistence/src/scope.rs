@@ -47,10 +47,11 @@ pub fn visible_tickets(scope: Scope) -> TicketPredicate {
 /// [`visible_tickets`] is in it: it estimates the caller's share of `ticket_participants`,
 /// and a plan for those values always looks cheaper than its generic plan, built for the
 /// average person. The length of an array computed at run time is unknown to it in both, so
-/// the statement settles on its generic plan after five executions, which is the plan for
-/// everybody anyway: the person's ids from one range of the primary key, their tickets by
-/// theirs (0.57 → 0.44 ms for the benchmark's requester, no slower for a participant in
-/// 1,269 tickets). Not for searches: there the matches of the text index come first.
+/// the statement settles on its generic plan after five executions: the person's ids from
+/// one range of the primary key, their tickets by theirs (0.57 → 0.44 ms for the
+/// benchmark's requester, no slower for a participant in 1,269 tickets). That is the best
+/// plan whoever asks only when nothing else narrows the list: with a search the text index
+/// should come first, with a narrow date range its index (see `ticket_page`).
 pub fn visible_tickets_as_id_list(scope: Scope) -> TicketPredicate {
     match scope {
         Scope::ParticipantOf(user) => Box::new(static_sql_with::<Bool>(

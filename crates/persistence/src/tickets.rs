@@ -1,7 +1,7 @@
 //! `TicketRepository` and `CommentRepository`.
 
 use crate::error::storage;
-use crate::fragments::{batch_ids, prepared};
+use crate::fragments::{batch_ids, prepared, static_sql};
 use crate::models::{CommentRow, TicketContentRow, TicketRow};
 use crate::schema::{comments, responders, subscribers, tickets};
 use crate::scope::{visible_tickets, TicketPredicate};
@@ -15,7 +15,7 @@ use desk_domain::ports::{
     CommentRepository, RepoResult, TicketLinks, TicketPage, TicketRepository,
 };
 use desk_domain::*;
-use diesel::dsl::{count_star, exists, sql};
+use diesel::dsl::{count_star, exists};
 use diesel::dsl::{Asc, Desc};
 use diesel::expression::{is_aggregate, AppearsOnTable, SelectableExpression, ValidGrouping};
 use diesel::pg::Pg;
@@ -135,14 +135,14 @@ pub(crate) fn filtered(
     }
     if let Some(has) = filter.has_responder {
         // Correlated on purpose: at the top level of the WHERE clause PostgreSQL plans
-        // (NOT) EXISTS as a semi-/anti-join, which also never repeats a ticket.
-        let any = "EXISTS (SELECT 1 FROM responders r WHERE r.ticket_id = tickets.id)";
+        // (NOT) EXISTS as a semi-/anti-join, which also never repeats a ticket. Fixed text,
+        // so the statement stays prepared (see `fragments`).
         let clause = if has {
-            any.to_string()
+            "EXISTS (SELECT 1 FROM responders r WHERE r.ticket_id = tickets.id)"
         } else {
-            format!("NOT {any}")
+            "NOT EXISTS (SELECT 1 FROM responders r WHERE r.ticket_id = tickets.id)"
         };
-        pred = and(pred, Box::new(sql::<Bool>(&clause)));
+        pred = and(pred, Box::new(static_sql::<Bool>(clause)));
     }
     if let Some(q) = &filter.search {
         // Every row matching the query is kept: the original's `rank >= 0.3` cut-off is
@@ -485,14 +485,30 @@ impl CommentRepository for PgUnitOfWork<'_> {
 
 /// Whether `filter` narrows nothing but the status (which totals ignore anyway).
 fn only_status_filtered(filter: &TicketFilter) -> bool {
-    filter.created_at.is_empty()
-        && filter.deadline_at.is_empty()
-        && filter.kind.is_none()
-        && filter.country.is_none()
-        && filter.requester.is_none()
-        && filter.responder.is_none()
-        && filter.has_responder.is_none()
-        && filter.search.is_none()
+    filter.search.is_none() && only_keywords_and_statuses(filter)
+}
+
+/// Whether `filter` has no filter but the keywords and the statuses. Every field is named,
+/// so a filter added to `TicketFilter` must be decided on here.
+pub(crate) fn only_keywords_and_statuses(filter: &TicketFilter) -> bool {
+    let TicketFilter {
+        created_at,
+        deadline_at,
+        kind,
+        country,
+        requester,
+        responder,
+        has_responder,
+        search: _,
+        status_in: _,
+    } = filter;
+    created_at.is_empty()
+        && deadline_at.is_empty()
+        && kind.is_none()
+        && country.is_none()
+        && requester.is_none()
+        && responder.is_none()
+        && has_responder.is_none()
 }
 
 /// Every ticket's status, counted: the database keeps `ticket_status_counts` exact with

@@ -10,6 +10,10 @@ pub struct PgUnitOfWork<'c> {
     pub(crate) conn: &'c mut PgConnection,
     /// The `desk.actor_id` this transaction already publishes, if any.
     pub(crate) published_actor: Option<ProfileId>,
+    /// The signed-in profile's `tickets-count` as the sign-in read it: a hint for choosing
+    /// how to read that person's list (`ticket_page`), never an answer (it may be stale
+    /// once this transaction writes).
+    pub(crate) signed_in_tickets: Option<(ProfileId, i64)>,
 }
 
 impl<'c> PgUnitOfWork<'c> {
@@ -19,6 +23,7 @@ impl<'c> PgUnitOfWork<'c> {
         PgUnitOfWork {
             conn,
             published_actor: None,
+            signed_in_tickets: None,
         }
     }
 

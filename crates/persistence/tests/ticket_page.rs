@@ -9,6 +9,11 @@ use desk_domain::listing::{ticket_sort, PageRequest, Params, TicketFilter};
 use desk_domain::policy::{self, Actor, Scope};
 use desk_domain::ports::{ticket_page_in_two_passes, TicketRepository};
 use desk_domain::DomainError;
+use desk_persistence::PgUnitOfWork;
+use diesel::connection::{Connection, InstrumentationEvent};
+use diesel::{PgConnection, RunQueryDsl};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 fn params(pairs: &[(&str, &str)]) -> Params {
     pairs
@@ -55,70 +60,147 @@ fn the_one_pass_page_equals_the_two_pass_page() {
         counts.iter().max_by_key(|(n, _)| *n).unwrap().0 >= 20,
         "the busiest journalist has pages to turn"
     );
+    // Somebody subscribed to 1,200 tickets: past the one-pass limit, their list takes the
+    // index walk again.
+    let avid = actor(
+        counts
+            .iter()
+            .find(|(n, p)| *n > 0 && p.id != busiest.id)
+            .unwrap()
+            .1,
+    );
+    let mut conn = PgConnection::establish(&t.url).unwrap();
+    diesel::sql_query(
+        "INSERT INTO subscribers (ticket_id, user_id) SELECT t.id, $1 FROM tickets t \
+         WHERE NOT EXISTS (SELECT 1 FROM ticket_participants tp \
+                           WHERE tp.ticket_id = t.id AND tp.profile_id = $1) \
+         ORDER BY t.id LIMIT 1200",
+    )
+    .bind::<diesel::sql_types::Integer, _>(avid.id.0)
+    .execute(&mut conn)
+    .unwrap();
+    let participation = |conn: &mut PgConnection, scope: Scope| -> i64 {
+        let mut uow = PgUnitOfWork::new(conn);
+        uow.status_totals(scope, &TicketFilter::default())
+            .unwrap()
+            .all()
+    };
+    assert!(participation(&mut conn, Scope::ParticipantOf(avid.id)) > 1_000);
 
-    let filters: &[&[(&str, &str)]] = &[
-        &[],
-        &[("filter[search]", "offshore company")],
-        &[("filter[search]", "company")],
-        &[("filter[search]", "zzzqqx")],
-        &[
+    let (busiest_id, staff_id) = (busiest.id.to_string(), staff.id.to_string());
+    let filters: Vec<Vec<(&str, &str)>> = vec![
+        vec![],
+        vec![("filter[search]", "offshore company")],
+        vec![("filter[search]", "company")],
+        vec![("filter[search]", "zzzqqx")],
+        vec![
             ("filter[search]", "company"),
             ("filter[status__in]", "new,in-progress"),
         ],
-        &[("filter[status__in]", "closed")],
-        &[("filter[status__in]", "no-such-status")],
-        &[("filter[kind]", "person_ownership")],
-        &[("filter[deadline_at__gte]", "2000-01-01T00:00:00Z")],
-        &[
+        vec![("filter[status__in]", "closed")],
+        vec![("filter[status__in]", "no-such-status")],
+        vec![("filter[kind]", "person_ownership")],
+        vec![("filter[country]", "RO")],
+        vec![("filter[requester]", &busiest_id)],
+        vec![("filter[responders__user]", &staff_id)],
+        vec![("filter[created_at__gte]", "2023-01-01T00:00:00Z")],
+        vec![("filter[deadline_at__gte]", "2000-01-01T00:00:00Z")],
+        vec![
             ("filter[responders__user__isnull]", "true"),
             ("filter[search]", "company"),
         ],
+        vec![("filter[responders__user__isnull]", "false")],
     ];
     let sorts = ["", "-created_at", "deadline_at", "-deadline_at,created_at"];
-    let pages = ["1", "2", "3", "last", "40", "0", "x"];
-    let mut actors = vec![superuser, staff, busiest];
+    let sizes = ["1", "7", "100"];
+    let pages = ["1", "2", "3", "last", "40", "0", "x", "9223372036854775807"];
+    let mut actors = vec![superuser, staff, busiest, avid];
     actors.extend(idle);
+
+    // Statements are counted to know which path answered.
+    let sent = Arc::new(AtomicUsize::new(0));
+    let last_sql = Arc::new(Mutex::new(String::new()));
+    let (counter, sql) = (sent.clone(), last_sql.clone());
+    conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+        if let InstrumentationEvent::StartQuery { query, .. } = event {
+            counter.fetch_add(1, Ordering::SeqCst);
+            *sql.lock().unwrap() = query.to_string();
+        }
+    });
     let mut compared = 0;
-    let mut rows_compared = 0;
+    let (mut one_statement, mut rows_compared) = (0, 0);
     for actor in &actors {
         let scope = policy::ticket_scope(actor);
-        for filter in filters {
+        let small = scope == Scope::Everything || participation(&mut conn, scope) <= 1_000;
+        for filter in &filters {
             for sort in sorts {
-                for number in pages {
-                    let mut p = params(filter);
-                    p.extend(params(&[("page[size]", "7"), ("page[number]", number)]));
-                    if !sort.is_empty() {
-                        p.insert("sort".into(), sort.into());
-                    }
-                    let filter = TicketFilter::from_params(&p);
-                    let sort = ticket_sort(&p);
-                    let request = PageRequest::from_params(&p);
-                    let (one, two) =
-                        t.db.in_transaction(None, |uow| {
-                            let one = uow.ticket_page(scope, &filter, &sort, request);
-                            let two =
-                                ticket_page_in_two_passes(uow, scope, &filter, &sort, request);
-                            Ok((one, two))
-                        })
-                        .unwrap();
-                    match (&one, &two) {
-                        (Ok(one), Ok(two)) => {
-                            assert_eq!(one, two, "{actor:?} {p:?}");
-                            rows_compared += one.tickets.len();
+                for size in sizes {
+                    for number in pages {
+                        let mut p = params(filter);
+                        p.extend(params(&[("page[size]", size), ("page[number]", number)]));
+                        if !sort.is_empty() {
+                            p.insert("sort".into(), sort.into());
                         }
-                        (Err(DomainError::InvalidPage), Err(DomainError::InvalidPage)) => {}
-                        _ => panic!("{actor:?} {p:?}: {one:?} against {two:?}"),
+                        let filter = TicketFilter::from_params(&p);
+                        let sort = ticket_sort(&p);
+                        let request = PageRequest::from_params(&p);
+                        let mut uow = PgUnitOfWork::new(&mut conn);
+                        let before = sent.load(Ordering::SeqCst);
+                        let one = uow.ticket_page(scope, &filter, &sort, request);
+                        let statements = sent.load(Ordering::SeqCst) - before;
+                        let one_sql = last_sql.lock().unwrap().clone();
+                        let two =
+                            ticket_page_in_two_passes(&mut uow, scope, &filter, &sort, request);
+                        // A page number whose offset can be computed (else: refused).
+                        let numbered = match (number.parse::<i64>(), size.parse::<i64>()) {
+                            (Ok(n), Ok(size)) if n >= 1 => (n - 1).checked_mul(size).is_some(),
+                            _ => false,
+                        };
+                        // A participant's size is read first (the sign-in would know it).
+                        let probe =
+                            usize::from(scope != Scope::Everything && filter.search.is_none());
+                        let one_pass = numbered
+                            && (filter.search.is_some() || (scope != Scope::Everything && small));
+                        assert_eq!(
+                            one_sql.starts_with("WITH matches"),
+                            one_pass,
+                            "{actor:?} {p:?}: {one_sql}"
+                        );
+                        if one_pass {
+                            assert_eq!(statements, probe + 1, "{actor:?} {p:?}");
+                            one_statement += 1;
+                            // The id-list form of the scope only where nothing else narrows
+                            // the list (its plan ignores the other filters' indexes).
+                            let id_list = one_sql.contains("= ANY(ARRAY(");
+                            let scope_alone = scope != Scope::Everything
+                                && filter.search.is_none()
+                                && filter
+                                    == TicketFilter {
+                                        status_in: filter.status_in.clone(),
+                                        ..TicketFilter::default()
+                                    };
+                            assert_eq!(id_list, scope_alone, "{actor:?} {p:?}");
+                        }
+                        match (&one, &two) {
+                            (Ok(one), Ok(two)) => {
+                                assert_eq!(one, two, "{actor:?} {p:?}");
+                                rows_compared += one.tickets.len();
+                            }
+                            (Err(DomainError::InvalidPage), Err(DomainError::InvalidPage)) => {}
+                            _ => panic!("{actor:?} {p:?}: {one:?} against {two:?}"),
+                        }
+                        compared += 1;
                     }
-                    compared += 1;
                 }
             }
         }
     }
     assert_eq!(
         compared,
-        actors.len() * filters.len() * sorts.len() * pages.len()
+        actors.len() * filters.len() * sorts.len() * sizes.len() * pages.len()
     );
-    assert!(rows_compared > 1000, "the pages compared were not empty");
+    assert!(one_statement > 1500, "{one_statement} one-statement pages");
+    assert!(rows_compared > 10_000, "the pages compared were not empty");
 }
 
 /// The statements a journalist's list and a keyword search run on every request settle on
@@ -154,7 +236,7 @@ fn a_participants_page_and_a_keyword_search_are_not_planned_per_request() {
     let search = TicketFilter::from_params(&params(&[("filter[search]", "company")]));
     let request = PageRequest::from_params(&params(&[("page[size]", "1")]));
     for round in 0..8 {
-        let mut uow = desk_persistence::PgUnitOfWork::new(&mut conn);
+        let mut uow = PgUnitOfWork::new(&mut conn);
         // A different journalist each time: the plan must not depend on who asks.
         let someone = Scope::ParticipantOf(journalists[round % journalists.len()].id);
         uow.ticket_page(someone, &TicketFilter::default(), &[], request)
