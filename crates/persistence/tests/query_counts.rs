@@ -4,8 +4,7 @@
 
 mod common;
 
-use common::TestDb;
-use desk_domain::listing::Params;
+use common::{params, TestDb};
 use desk_domain::usecases::{identity, profiles, tickets};
 use desk_domain::{Actor, ProfileId};
 use desk_persistence::PgUnitOfWork;
@@ -26,13 +25,6 @@ fn count_queries(url: &str, work: impl FnOnce(&mut PgUnitOfWork<'_>)) -> usize {
     });
     work(&mut PgUnitOfWork::new(&mut conn));
     counter.load(Ordering::SeqCst)
-}
-
-fn params(pairs: &[(&str, &str)]) -> Params {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
 }
 
 #[test]

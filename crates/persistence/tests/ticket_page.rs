@@ -4,8 +4,8 @@
 
 mod common;
 
-use common::TestDb;
-use desk_domain::listing::{ticket_sort, PageRequest, Params, TicketFilter};
+use common::{params, TestDb};
+use desk_domain::listing::{ticket_sort, PageRequest, TicketFilter};
 use desk_domain::policy::{self, Actor, Scope};
 use desk_domain::ports::{ticket_page_in_two_passes, TicketRepository};
 use desk_domain::DomainError;
@@ -14,13 +14,6 @@ use diesel::connection::{Connection, InstrumentationEvent};
 use diesel::{PgConnection, RunQueryDsl};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-
-fn params(pairs: &[(&str, &str)]) -> Params {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
 
 #[test]
 fn the_one_pass_page_equals_the_two_pass_page() {

@@ -246,3 +246,11 @@ pub fn apply_writes(db: &Database, reset: &str, writes: impl IntoIterator<Item =
         }
     }
 }
+
+/// Query parameters of a list request, as the HTTP layer hands them to the use cases.
+pub fn params(pairs: &[(&str, &str)]) -> desk_domain::listing::Params {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
