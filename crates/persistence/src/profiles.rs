@@ -23,7 +23,7 @@ type ProfilePredicate = Box<dyn BoxableExpression<profiles::table, Pg, SqlType =
 /// are counters kept by triggers, read as a few rows per profile: `ticket_status_counts`
 /// (every ticket) and `profile_ticket_counts` (the size of the profile's set in
 /// `ticket_participants`).
-fn tickets_count() -> StaticSql<BigInt> {
+pub(crate) fn tickets_count() -> StaticSql<BigInt> {
     static_sql::<BigInt>(
         "CASE WHEN profiles.is_superuser \
          THEN (SELECT coalesce(sum(n), 0)::bigint FROM ticket_status_counts) \

@@ -89,17 +89,7 @@ pub(crate) fn ticket_predicate(
     filter: &TicketFilter,
     with_status: bool,
 ) -> TicketPredicate {
-    filtered(visible_tickets(scope), filter, with_status)
-}
-
-/// `visible` (the scope's predicate) and every filter, the status filter only when
-/// `with_status`.
-pub(crate) fn filtered(
-    visible: TicketPredicate,
-    filter: &TicketFilter,
-    with_status: bool,
-) -> TicketPredicate {
-    let mut pred = visible;
+    let mut pred = visible_tickets(scope);
     pred = time_range(pred, &filter.created_at, |t, lower| {
         if lower {
             Box::new(tickets::created_at.ge(t))

@@ -101,16 +101,14 @@ pub fn sign_in_viewing(
     claims: &IdentityClaims,
 ) -> DomainResult<(Actor, ProfileView)> {
     let found = uow.profile_view_by_identity(&claims.issuer, &claims.subject)?;
-    let (found, count) = match found {
-        Some(view) => (Some(view.profile), Some(view.tickets_count)),
-        None => (None, None),
-    };
-    let before = found.as_ref().map(|p| p.is_superuser);
-    let profile = reconcile(uow, claims, found)?;
+    let counted = found
+        .as_ref()
+        .map(|v| (v.profile.is_superuser, v.tickets_count));
+    let profile = reconcile(uow, claims, found.map(|v| v.profile))?;
     let actor = admit(&profile)?;
     // The count depends on the superuser role alone (every ticket, or the person's own).
-    let view = match count {
-        Some(tickets_count) if before == Some(profile.is_superuser) => ProfileView {
+    let view = match counted {
+        Some((superuser, tickets_count)) if superuser == profile.is_superuser => ProfileView {
             profile,
             tickets_count,
         },
