@@ -9,7 +9,9 @@ mod support;
 use desk_domain::listing::{PageSlice, Params, ProfileFilter};
 use desk_domain::policy::ProfileScope;
 use desk_domain::ports::{IdentityClaims, ProfileDetails};
-use desk_domain::usecases::identity::{sign_in, sign_in_viewing, SignInRefusal, MAX_NAME_CHARS};
+use desk_domain::usecases::identity::{
+    sign_in, sign_in_viewing, view_if_signed_in, SignInRefusal, MAX_NAME_CHARS,
+};
 use desk_domain::usecases::profiles::{get_profile, list_profiles, me, update_profile};
 use desk_domain::*;
 use mockall::predicate::eq;
@@ -727,4 +729,47 @@ fn me_refuses_an_inactive_profile_and_counts_a_new_one() {
     let (actor, view) = sign_in_viewing(&mut uow, &claims()).unwrap();
     assert_eq!(actor, plain(ME));
     assert_eq!(view.profile, profile(ME));
+}
+
+/// `/me`'s read without a transaction: an answer only when signing in would write nothing.
+#[test]
+fn me_reads_without_writing_only_a_profile_the_claims_leave_as_is() {
+    // Known and unchanged: the answer, from the one look-up.
+    let mut uow = known_with_count(Some(profile(ME)), 7);
+    expect_no_identity_writes(&mut uow);
+    uow.expect_profile_views().never();
+    let (actor, view) = view_if_signed_in(&mut uow, &claims()).unwrap().unwrap();
+    assert_eq!(actor, plain(ME));
+    assert_eq!(view.tickets_count, 7);
+
+    // A write is due: new names, a new role, or a first sign-in. No answer, nothing written.
+    let renamed = IdentityClaims {
+        last_name: Some("Dumitrescu".into()),
+        ..claims()
+    };
+    let promoted = IdentityClaims {
+        is_staff: true,
+        ..claims()
+    };
+    for (known, claims) in [
+        (Some(profile(ME)), renamed),
+        (Some(profile(ME)), promoted),
+        (None, claims()),
+    ] {
+        let mut uow = known_with_count(known, 7);
+        expect_no_identity_writes(&mut uow);
+        uow.expect_profile_views().never();
+        assert_eq!(view_if_signed_in(&mut uow, &claims).unwrap(), None);
+    }
+
+    // A deactivated profile is refused here already.
+    let inactive = Profile {
+        is_active: false,
+        ..profile(ME)
+    };
+    let mut uow = known_with_count(Some(inactive), 3);
+    expect_no_identity_writes(&mut uow);
+    let result = view_if_signed_in(&mut uow, &claims())
+        .map(|found| found.map(|(actor, view)| (actor, view.profile)).unwrap());
+    assert_eq!(refusal(result), SignInRefusal::Inactive.message());
 }

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use desk_domain::activity::{ActionObject, NewActivity, Verb};
 use desk_domain::jobs::{Job, JobId, NewJob};
 use desk_domain::policy::{Scope, TicketRelation};
+use desk_domain::ports::TicketLinks;
 use desk_domain::usecases::tickets::{create_ticket, update_ticket, TicketUpdate};
 use desk_domain::*;
 use mockall::{predicate::eq, Sequence};
@@ -875,4 +876,82 @@ fn stored_sub_seconds_are_no_change_when_the_client_sends_back_whole_seconds() {
         .times(1)
         .returning(|a| Ok(recorded(a)));
     run_update(&mut uow, &actor, &payload(&overdue), true).unwrap();
+}
+
+// ---- the people of a ticket document --------------------------------------------------------
+
+/// T0's links: 8 responds, 9 follows, and a bare e-mail follows too.
+fn t0_links() -> TicketLinks {
+    TicketLinks {
+        responders: vec![Responder {
+            id: ResponderId(1),
+            ticket_id: T0,
+            user_id: ProfileId(RESPONDER),
+            created_at: now(),
+        }],
+        subscribers: vec![
+            Subscriber {
+                id: SubscriberId(1),
+                ticket_id: T0,
+                user_id: Some(ProfileId(SUBSCRIBER)),
+                email: None,
+                created_at: now(),
+            },
+            Subscriber {
+                id: SubscriberId(2),
+                ticket_id: T0,
+                user_id: None,
+                email: Some("outside@example.org".into()),
+                created_at: now(),
+            },
+        ],
+    }
+}
+
+/// The profiles read for a graph: its ticket users always, the requester only when asked
+/// (an `include=requester`); one look-up each for links and profiles.
+#[test]
+fn ticket_graph_reads_the_requester_only_when_wanted() {
+    use desk_domain::usecases::tickets::{ticket_graph, GraphProfiles};
+    for (wanted, expected) in [
+        (
+            GraphProfiles::TicketUsers,
+            vec![ProfileId(RESPONDER), ProfileId(SUBSCRIBER)],
+        ),
+        (
+            GraphProfiles::TicketUsersAndRequesters,
+            vec![
+                ProfileId(REQUESTER),
+                ProfileId(RESPONDER),
+                ProfileId(SUBSCRIBER),
+            ],
+        ),
+    ] {
+        let mut uow = MockUow::new();
+        uow.expect_ticket_links()
+            .with(eq(vec![T0]))
+            .times(1)
+            .returning(|_| Ok(t0_links()));
+        uow.expect_profile_views()
+            .with(eq(expected.clone()))
+            .times(1)
+            .returning(|ids| Ok(ids.iter().map(|id| view(profile(id.0))).collect()));
+        let graph = ticket_graph(&mut uow, &[stored()], wanted).unwrap();
+        let mut read: Vec<ProfileId> = graph.profiles.keys().copied().collect();
+        read.sort();
+        assert_eq!(read, expected, "{wanted:?}");
+        assert_eq!(
+            graph.ticket_users(T0),
+            vec![ProfileId(RESPONDER), ProfileId(SUBSCRIBER)]
+        );
+    }
+}
+
+/// No tickets, no look-ups.
+#[test]
+fn an_empty_page_has_an_empty_graph() {
+    use desk_domain::usecases::tickets::{ticket_graph, GraphProfiles};
+    let mut uow = MockUow::new();
+    let graph = ticket_graph(&mut uow, &[], GraphProfiles::TicketUsersAndRequesters).unwrap();
+    assert!(graph.profiles.is_empty() && graph.links.responders.is_empty());
 }

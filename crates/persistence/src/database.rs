@@ -137,6 +137,30 @@ impl Database {
         self.run(actor, true, work)
     }
 
+    /// First `read`, ONE statement outside an explicit transaction (PostgreSQL runs it in
+    /// its own); only when it answers `None`, `work` in one transaction as
+    /// [`Database::in_transaction`] runs it. For a request whose usual answer is a single
+    /// read: `BEGIN` and `COMMIT` are two round trips of three. `read` must not write, nor
+    /// issue more than one statement (several would not share a snapshot).
+    pub fn read_first<T>(
+        &self,
+        read: impl FnOnce(&mut PgUnitOfWork<'_>) -> Result<Option<T>, DomainError>,
+        work: impl FnOnce(&mut PgUnitOfWork<'_>) -> Result<T, DomainError>,
+    ) -> Result<T, DomainError> {
+        let mut conn = self
+            .pool
+            .get()
+            .map_err(|e| DomainError::Storage(format!("database pool: {e}")))?;
+        if let Some(value) = read(&mut PgUnitOfWork::new(&mut conn))? {
+            return Ok(value);
+        }
+        match conn.transaction(|conn| transaction_body(conn, None, work)) {
+            Ok(value) => Ok(value),
+            Err(TxError::Domain(e)) => Err(e),
+            Err(TxError::Db(e)) => Err(storage(e)),
+        }
+    }
+
     fn run<T>(
         &self,
         actor: Option<ProfileId>,

@@ -5,6 +5,7 @@
 mod common;
 
 use common::{params, TestDb};
+use desk_domain::usecases::tickets::GraphProfiles;
 use desk_domain::usecases::{identity, profiles, tickets};
 use desk_domain::{Actor, ProfileId};
 use desk_persistence::PgUnitOfWork;
@@ -57,7 +58,12 @@ fn ticket_and_profile_reads_issue_a_fixed_number_of_queries() {
         let mut rows = 0;
         let queries = count_queries(&t.url, |uow| {
             let listing = tickets::list_tickets(uow, &actor, &p).unwrap();
-            tickets::ticket_graph(uow, &listing.tickets).unwrap();
+            tickets::ticket_graph(
+                uow,
+                &listing.tickets,
+                GraphProfiles::TicketUsersAndRequesters,
+            )
+            .unwrap();
             rows = listing.tickets.len();
         });
         (queries, rows)
@@ -137,4 +143,63 @@ fn me_signs_in_and_counts_in_one_statement() {
         assert!(listing.tickets.is_empty());
     });
     assert_eq!(listed, 2, "sign-in, then the page with its totals");
+}
+
+/// `Database::read_first`: the read runs outside any transaction (PostgreSQL refuses a
+/// savepoint there), the work only without an answer, inside one transaction, and its
+/// writes are undone when it fails.
+#[test]
+fn read_first_reads_outside_a_transaction_and_falls_back_to_one() {
+    let t = TestDb::new();
+    let in_a_transaction = |uow: &mut PgUnitOfWork<'_>| {
+        diesel::sql_query("SAVEPOINT probe")
+            .execute(uow.connection())
+            .is_ok()
+    };
+    let answered =
+        t.db.read_first(
+            |uow| Ok(Some(in_a_transaction(uow))),
+            |_| panic!("the work runs only when the read has no answer"),
+        )
+        .unwrap();
+    assert!(!answered, "the read ran inside a transaction");
+
+    let fell_back =
+        t.db.read_first(|_| Ok(None), |uow| Ok(in_a_transaction(uow)))
+            .unwrap();
+    assert!(fell_back, "the work ran outside a transaction");
+
+    let count = |t: &TestDb| -> i64 {
+        t.db.in_transaction(None, |uow| {
+            Ok(diesel::sql_query("SELECT count(*) AS n FROM profiles")
+                .get_result::<Counted>(uow.connection())
+                .unwrap()
+                .n)
+        })
+        .unwrap()
+    };
+    let before = count(&t);
+    let failed: Result<(), _> = t.db.read_first(
+        |_| Ok(None),
+        |uow| {
+            diesel::sql_query(
+                "INSERT INTO profiles (email, first_name, last_name) VALUES ('x@example.org', 'X', 'Y')",
+            )
+            .execute(uow.connection())
+            .unwrap();
+            Err(desk_domain::DomainError::NotFound)
+        },
+    );
+    assert!(matches!(failed, Err(desk_domain::DomainError::NotFound)));
+    assert_eq!(
+        count(&t),
+        before,
+        "the failed work's insert was rolled back"
+    );
+}
+
+#[derive(diesel::QueryableByName)]
+struct Counted {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
 }

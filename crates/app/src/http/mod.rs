@@ -28,7 +28,7 @@ use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use desk_auth::BearerVerifier;
 use desk_domain::error::DomainResult;
 use desk_domain::ports::{Clock, IdentityClaims};
-use desk_domain::usecases::identity::{sign_in, sign_in_viewing};
+use desk_domain::usecases::identity::{sign_in, sign_in_viewing, view_if_signed_in};
 use desk_domain::{Actor, ProfileView};
 use desk_persistence::{Database, PgUnitOfWork};
 use errors::{ApiError, ApiResult, JSONAPI};
@@ -203,7 +203,8 @@ impl AppState {
     }
 
     /// The caller and their own profile document (`GET /me`). A bearer caller's profile and
-    /// its `tickets-count` come with the sign-in's look-up; a session's are read after it.
+    /// its `tickets-count` come with the sign-in's look-up, without a transaction unless
+    /// signing in has something to write; a session's are read after it.
     pub async fn run_me(&self, caller: &Caller) -> ApiResult<(Actor, ProfileView)> {
         let Credential::Bearer(claims) = &caller.credential else {
             return self
@@ -215,12 +216,16 @@ impl AppState {
         let db = self.db.clone();
         let claims = claims.clone();
         self.blocking(move || {
-            db.in_transaction(None, |uow| {
-                let (actor, view) = sign_in_viewing(uow, &claims)?;
-                // Free unless the sign-in created or linked the profile (as in `run`).
-                uow.set_actor(actor.id)?;
-                Ok((actor, view))
-            })
+            db.read_first(
+                // Usually the answer: a known identity whose profile the claims leave as is.
+                |uow| view_if_signed_in(uow, &claims),
+                |uow| {
+                    let (actor, view) = sign_in_viewing(uow, &claims)?;
+                    // Free unless the sign-in created or linked the profile (as in `run`).
+                    uow.set_actor(actor.id)?;
+                    Ok((actor, view))
+                },
+            )
         })
         .await
         .map_err(|_| ApiError::Internal)?

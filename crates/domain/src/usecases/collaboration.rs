@@ -8,7 +8,7 @@ use crate::listing::{Direction, PageRequest, PageSlice, Params, TimeRange};
 use crate::model::*;
 use crate::policy::{self, Actor, Scope};
 use crate::ports::{CollaborationWork, RowFilter, RowOrder};
-use crate::usecases::tickets::{ticket_graph, TicketGraph};
+use crate::usecases::tickets::{ticket_graph, GraphProfiles, TicketGraph};
 use std::collections::{BTreeSet, HashMap};
 
 /// A to-one relationship of a request body, as the HTTP layer read it.
@@ -232,7 +232,8 @@ pub fn related(
     } else {
         let mut tickets = uow.tickets_in(policy::ticket_scope(actor), &ticket_ids)?;
         tickets.sort_by_key(|t| t.id);
-        let graph = ticket_graph(uow, &tickets)?;
+        // Included tickets show their ticket users; nothing includes their requesters.
+        let graph = ticket_graph(uow, &tickets, GraphProfiles::TicketUsers)?;
         (tickets, graph)
     };
     Ok(Related {

@@ -121,6 +121,23 @@ pub fn sign_in_viewing(
     Ok((actor, view))
 }
 
+/// [`sign_in_viewing`] when signing in has nothing to write: the identity is known and its
+/// profile already says what the claims say. `None` when a write is due (a first sign-in,
+/// changed names, e-mail or roles): sign in with [`sign_in_viewing`], in a transaction.
+/// One read, so an adapter can answer it without opening a transaction.
+pub fn view_if_signed_in(
+    uow: &mut impl UnitOfWork,
+    claims: &IdentityClaims,
+) -> DomainResult<Option<(Actor, ProfileView)>> {
+    let Some(view) = uow.profile_view_by_identity(&claims.issuer, &claims.subject)? else {
+        return Ok(None);
+    };
+    if !unchanged(&view.profile, &details(claims, Some(&view.profile.email))) {
+        return Ok(None);
+    }
+    Ok(Some((admit(&view.profile)?, view)))
+}
+
 /// The profile of the verified claims: found (details refreshed), or created or linked on
 /// first sight.
 fn reconcile(

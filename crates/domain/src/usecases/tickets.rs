@@ -102,13 +102,29 @@ impl TicketGraph {
     }
 }
 
-pub fn ticket_graph(uow: &mut impl UnitOfWork, tickets: &[Ticket]) -> DomainResult<TicketGraph> {
+/// Whose profiles [`ticket_graph`] reads. Every ticket resource shows its ticket users
+/// (§1.2) nested in `attributes.users`; the requesters' profiles only appear when a document
+/// includes them (the relationship itself is the ticket's `requester_id`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GraphProfiles {
+    TicketUsers,
+    TicketUsersAndRequesters,
+}
+
+pub fn ticket_graph(
+    uow: &mut impl UnitOfWork,
+    tickets: &[Ticket],
+    wanted: GraphProfiles,
+) -> DomainResult<TicketGraph> {
     if tickets.is_empty() {
         return Ok(TicketGraph::default());
     }
     let ids: Vec<TicketId> = tickets.iter().map(|t| t.id).collect();
     let links = uow.ticket_links(&ids)?;
-    let mut people: BTreeSet<ProfileId> = tickets.iter().map(|t| t.requester_id).collect();
+    let mut people = BTreeSet::new();
+    if wanted == GraphProfiles::TicketUsersAndRequesters {
+        people.extend(tickets.iter().map(|t| t.requester_id));
+    }
     people.extend(links.responders.iter().map(|r| r.user_id));
     people.extend(links.subscribers.iter().filter_map(|s| s.user_id));
     let people: Vec<ProfileId> = people.into_iter().collect();
