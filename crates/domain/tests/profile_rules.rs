@@ -742,7 +742,20 @@ fn me_reads_without_writing_only_a_profile_the_claims_leave_as_is() {
     assert_eq!(actor, plain(ME));
     assert_eq!(view.tickets_count, 7);
 
-    // A write is due: new names, a new role, or a first sign-in. No answer, nothing written.
+    // An address the provider has not verified never replaces the stored one (W3): nothing
+    // to write, so the read answers, with the stored address.
+    let unverified = IdentityClaims {
+        email: Some("elsewhere@example.org".into()),
+        email_verified: false,
+        ..claims()
+    };
+    let mut uow = known_with_count(Some(profile(ME)), 7);
+    expect_no_identity_writes(&mut uow);
+    let (_, view) = view_if_signed_in(&mut uow, &unverified).unwrap().unwrap();
+    assert_eq!(view.profile.email, format!("user{ME}@example.org"));
+
+    // A write is due: new names, a new role, a new verified address, or a first sign-in.
+    // No answer, nothing written.
     let renamed = IdentityClaims {
         last_name: Some("Dumitrescu".into()),
         ..claims()
@@ -751,15 +764,20 @@ fn me_reads_without_writing_only_a_profile_the_claims_leave_as_is() {
         is_staff: true,
         ..claims()
     };
-    for (known, claims) in [
+    let moved = IdentityClaims {
+        email: Some("elsewhere@example.org".into()),
+        ..claims()
+    };
+    for (known, changed) in [
         (Some(profile(ME)), renamed),
         (Some(profile(ME)), promoted),
+        (Some(profile(ME)), moved),
         (None, claims()),
     ] {
         let mut uow = known_with_count(known, 7);
         expect_no_identity_writes(&mut uow);
         uow.expect_profile_views().never();
-        assert_eq!(view_if_signed_in(&mut uow, &claims).unwrap(), None);
+        assert_eq!(view_if_signed_in(&mut uow, &changed).unwrap(), None);
     }
 
     // A deactivated profile is refused here already.
@@ -769,7 +787,9 @@ fn me_reads_without_writing_only_a_profile_the_claims_leave_as_is() {
     };
     let mut uow = known_with_count(Some(inactive), 3);
     expect_no_identity_writes(&mut uow);
-    let result = view_if_signed_in(&mut uow, &claims())
-        .map(|found| found.map(|(actor, view)| (actor, view.profile)).unwrap());
-    assert_eq!(refusal(result), SignInRefusal::Inactive.message());
+    let result = view_if_signed_in(&mut uow, &claims());
+    assert!(
+        matches!(result, Err(DomainError::Refused(message)) if message == SignInRefusal::Inactive.message()),
+        "{result:?}"
+    );
 }

@@ -151,14 +151,10 @@ impl Database {
             .pool
             .get()
             .map_err(|e| DomainError::Storage(format!("database pool: {e}")))?;
-        if let Some(value) = read(&mut PgUnitOfWork::new(&mut conn))? {
+        if let Some(value) = read(&mut PgUnitOfWork::without_transaction(&mut conn))? {
             return Ok(value);
         }
-        match conn.transaction(|conn| transaction_body(conn, None, work)) {
-            Ok(value) => Ok(value),
-            Err(TxError::Domain(e)) => Err(e),
-            Err(TxError::Db(e)) => Err(storage(e)),
-        }
+        outcome(conn.transaction(|conn| transaction_body(conn, None, work)))
     }
 
     fn run<T>(
@@ -179,11 +175,7 @@ impl Database {
         } else {
             conn.transaction(|conn| transaction_body(conn, actor, work))
         };
-        match result {
-            Ok(value) => Ok(value),
-            Err(TxError::Domain(e)) => Err(e),
-            Err(TxError::Db(e)) => Err(storage(e)),
-        }
+        outcome(result)
     }
 
     /// A raw connection of the pool, for tools (seeding, tests).
@@ -191,6 +183,15 @@ impl Database {
         &self,
     ) -> Result<PooledConnection<ConnectionManager<PgConnection>>, PersistenceError> {
         self.conn()
+    }
+}
+
+/// A transaction's result as the domain sees it.
+fn outcome<T>(result: Result<T, TxError>) -> Result<T, DomainError> {
+    match result {
+        Ok(value) => Ok(value),
+        Err(TxError::Domain(e)) => Err(e),
+        Err(TxError::Db(e)) => Err(storage(e)),
     }
 }
 

@@ -231,6 +231,11 @@ impl PgUnitOfWork<'_> {
         if let Some(found) = self.find_identity(issuer, subject)? {
             return Ok(Some(found));
         }
+        if !self.in_transaction {
+            // `Database::read_first`'s read: a lock would end with its own statement. The
+            // first sign-in is left to the transactional path, which takes it.
+            return Ok(None);
+        }
         // Not known yet: the caller is about to create or link a profile. Concurrent first
         // requests of one identity would race to insert the same identity and profile; an
         // advisory lock of this identity, held until the transaction ends, lets the first

@@ -1,5 +1,6 @@
-//! The unit of work: one connection inside one open transaction. The repository traits are
-//! implemented in `tickets.rs`, `profiles.rs` and `activities.rs`.
+//! The unit of work: one connection, inside one open transaction but for the single read
+//! of [`crate::Database::read_first`]. The repository traits are implemented in
+//! `tickets.rs`, `profiles.rs` and `activities.rs`.
 
 use desk_domain::error::DomainError;
 use desk_domain::ProfileId;
@@ -8,6 +9,9 @@ use diesel::PgConnection;
 /// Every repository port on one transaction (see [`crate::Database::in_transaction`]).
 pub struct PgUnitOfWork<'c> {
     pub(crate) conn: &'c mut PgConnection,
+    /// False for the single read of [`crate::Database::read_first`]: what needs a
+    /// transaction (a lock held until the end of it) is left to the transactional path.
+    pub(crate) in_transaction: bool,
     /// The `desk.actor_id` this transaction already publishes, if any.
     pub(crate) published_actor: Option<ProfileId>,
     /// The signed-in profile's `tickets-count` as the sign-in read it: a hint for choosing
@@ -22,8 +26,18 @@ impl<'c> PgUnitOfWork<'c> {
     pub fn new(conn: &'c mut PgConnection) -> Self {
         PgUnitOfWork {
             conn,
+            in_transaction: true,
             published_actor: None,
             signed_in_tickets: None,
+        }
+    }
+
+    /// Wraps a connection outside any transaction, for one read statement (as
+    /// [`crate::Database::read_first`] does; public for tests that count its statements).
+    pub fn without_transaction(conn: &'c mut PgConnection) -> Self {
+        PgUnitOfWork {
+            in_transaction: false,
+            ..PgUnitOfWork::new(conn)
         }
     }
 

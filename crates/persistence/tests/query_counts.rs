@@ -16,6 +16,11 @@ use std::sync::Arc;
 
 /// Runs `work` on a fresh connection and returns how many statements it sent.
 fn count_queries(url: &str, work: impl FnOnce(&mut PgUnitOfWork<'_>)) -> usize {
+    count_statements(url, |conn| work(&mut PgUnitOfWork::new(conn)))
+}
+
+/// [`count_queries`] on the bare connection.
+fn count_statements(url: &str, work: impl FnOnce(&mut PgConnection)) -> usize {
     let mut conn = PgConnection::establish(url).unwrap();
     let counter = Arc::new(AtomicUsize::new(0));
     let seen = counter.clone();
@@ -24,7 +29,7 @@ fn count_queries(url: &str, work: impl FnOnce(&mut PgUnitOfWork<'_>)) -> usize {
             seen.fetch_add(1, Ordering::SeqCst);
         }
     });
-    work(&mut PgUnitOfWork::new(&mut conn));
+    work(&mut conn);
     counter.load(Ordering::SeqCst)
 }
 
@@ -52,21 +57,19 @@ fn ticket_and_profile_reads_issue_a_fixed_number_of_queries() {
         is_superuser: false,
     };
 
-    let list = |actor: Actor, size: &str, extra: &[(&str, &str)]| {
+    let list_with = |wanted: GraphProfiles, actor: Actor, size: &str, extra: &[(&str, &str)]| {
         let mut p = params(&[("page[size]", size), ("sort", "-created_at")]);
         p.extend(params(extra));
         let mut rows = 0;
         let queries = count_queries(&t.url, |uow| {
             let listing = tickets::list_tickets(uow, &actor, &p).unwrap();
-            tickets::ticket_graph(
-                uow,
-                &listing.tickets,
-                GraphProfiles::TicketUsersAndRequesters,
-            )
-            .unwrap();
+            tickets::ticket_graph(uow, &listing.tickets, wanted).unwrap();
             rows = listing.tickets.len();
         });
         (queries, rows)
+    };
+    let list = |actor: Actor, size: &str, extra: &[(&str, &str)]| {
+        list_with(GraphProfiles::TicketUsersAndRequesters, actor, size, extra)
     };
     // The superuser's large page really is large: the count is measured on 100 rows.
     assert_eq!(list(su, "100", &[]).1, 100);
@@ -87,6 +90,12 @@ fn ticket_and_profile_reads_issue_a_fixed_number_of_queries() {
         let (searched, rows) = list(actor, "100", &[("filter[search]", "offshore company")]);
         assert!(rows > 0, "the search found something");
         assert_eq!(searched, 3, "a ranked page comes with its totals");
+    }
+    // Without `include=requester` the profiles are the ticket users': one look-up at most
+    // (none for a page where nobody responds or follows).
+    for size in ["2", "100"] {
+        let (queries, _) = list_with(GraphProfiles::TicketUsers, su, size, &[]);
+        assert!((3..=4).contains(&queries), "{queries} for a page of {size}");
     }
     // Superuser filter labels add at most two look-ups.
     let (labelled, _) = list(
@@ -143,11 +152,30 @@ fn me_signs_in_and_counts_in_one_statement() {
         assert!(listing.tickets.is_empty());
     });
     assert_eq!(listed, 2, "sign-in, then the page with its totals");
+
+    // `/me`'s read outside a transaction (`Database::read_first`): one statement whether the
+    // identity is known or not; an unknown one is left to the transactional sign-in.
+    let read = |claims: &desk_domain::ports::IdentityClaims| {
+        let mut found = None;
+        let statements = count_statements(&t.url, |conn| {
+            let mut uow = PgUnitOfWork::without_transaction(conn);
+            found = Some(identity::view_if_signed_in(&mut uow, claims).unwrap());
+        });
+        (statements, found.unwrap())
+    };
+    let (statements, known) = read(&claims);
+    assert_eq!(statements, 1);
+    assert_eq!(known, Some(again.unwrap()));
+    let stranger = desk_domain::ports::IdentityClaims {
+        subject: "sub-nobody".into(),
+        ..claims.clone()
+    };
+    assert_eq!(read(&stranger), (1, None));
 }
 
 /// `Database::read_first`: the read runs outside any transaction (PostgreSQL refuses a
-/// savepoint there), the work only without an answer, inside one transaction, and its
-/// writes are undone when it fails.
+/// savepoint there), the work only without an answer (not after a failed read), inside one
+/// transaction, and its writes are undone when it fails.
 #[test]
 fn read_first_reads_outside_a_transaction_and_falls_back_to_one() {
     let t = TestDb::new();
@@ -168,6 +196,12 @@ fn read_first_reads_outside_a_transaction_and_falls_back_to_one() {
         t.db.read_first(|_| Ok(None), |uow| Ok(in_a_transaction(uow)))
             .unwrap();
     assert!(fell_back, "the work ran outside a transaction");
+
+    let refused: Result<(), _> = t.db.read_first(
+        |_| Err(desk_domain::DomainError::Forbidden),
+        |_| panic!("a failed read ends the request"),
+    );
+    assert!(matches!(refused, Err(desk_domain::DomainError::Forbidden)));
 
     let count = |t: &TestDb| -> i64 {
         t.db.in_transaction(None, |uow| {

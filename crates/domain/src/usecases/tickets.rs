@@ -72,8 +72,9 @@ pub fn get_ticket(uow: &mut impl UnitOfWork, actor: &Actor, id: TicketId) -> Dom
         .ok_or(DomainError::NotFound)
 }
 
-/// The people and rows a ticket document shows: responder/subscriber rows and every profile
-/// they (and the requesters) name. A fixed number of queries whatever the number of tickets.
+/// The people and rows a ticket document shows: responder/subscriber rows, every profile
+/// they name and, when wanted ([`GraphProfiles`]), the requesters'. A fixed number of
+/// queries whatever the number of tickets.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TicketGraph {
     pub links: TicketLinks,
