@@ -147,10 +147,7 @@ impl Database {
         read: impl FnOnce(&mut PgUnitOfWork<'_>) -> Result<Option<T>, DomainError>,
         work: impl FnOnce(&mut PgUnitOfWork<'_>) -> Result<T, DomainError>,
     ) -> Result<T, DomainError> {
-        let mut conn = self
-            .pool
-            .get()
-            .map_err(|e| DomainError::Storage(format!("database pool: {e}")))?;
+        let mut conn = self.request_connection()?;
         if let Some(value) = read(&mut PgUnitOfWork::without_transaction(&mut conn))? {
             return Ok(value);
         }
@@ -163,10 +160,7 @@ impl Database {
         read_only: bool,
         work: impl FnOnce(&mut PgUnitOfWork<'_>) -> Result<T, DomainError>,
     ) -> Result<T, DomainError> {
-        let mut conn = self
-            .pool
-            .get()
-            .map_err(|e| DomainError::Storage(format!("database pool: {e}")))?;
+        let mut conn = self.request_connection()?;
         // `BEGIN READ ONLY` in one statement rather than BEGIN + SET TRANSACTION.
         let result = if read_only {
             conn.build_transaction()
@@ -176,6 +170,15 @@ impl Database {
             conn.transaction(|conn| transaction_body(conn, actor, work))
         };
         outcome(result)
+    }
+
+    /// A connection of the pool for a request's work; waiting too long is a storage error.
+    fn request_connection(
+        &self,
+    ) -> Result<PooledConnection<ConnectionManager<PgConnection>>, DomainError> {
+        self.pool
+            .get()
+            .map_err(|e| DomainError::Storage(format!("database pool: {e}")))
     }
 
     /// A raw connection of the pool, for tools (seeding, tests).
