@@ -43,18 +43,23 @@ fn expect_views(uow: &mut MockUow, profiles: Vec<Profile>) {
 
 // ---- /me -------------------------------------------------------------------------------------
 
-#[test]
-fn me_is_the_callers_own_profile() {
-    let mut uow = MockUow::new();
+/// `profile_views(&[ME])` is read exactly once and answers `profile` with `tickets_count`.
+fn expect_own_view(uow: &mut MockUow, profile: Profile, tickets_count: i64) {
     uow.expect_profile_views()
         .withf(|ids| ids == [ProfileId(ME)])
         .times(1)
-        .returning(|_| {
+        .return_once(move |_| {
             Ok(vec![ProfileView {
-                profile: profile(ME),
-                tickets_count: 2,
+                profile,
+                tickets_count,
             }])
         });
+}
+
+#[test]
+fn me_is_the_callers_own_profile() {
+    let mut uow = MockUow::new();
+    expect_own_view(&mut uow, profile(ME), 2);
     let view = me(&mut uow, &plain(ME)).unwrap();
     assert_eq!(view.profile.id, ProfileId(ME));
     assert_eq!(view.tickets_count, 2);
@@ -677,18 +682,11 @@ fn me_takes_the_count_read_with_the_identity() {
     uow.expect_update_profile_details()
         .times(1)
         .returning(|id, d| Ok(with_details(&profile(id.0), d)));
-    uow.expect_profile_views()
-        .withf(|ids| ids == [ProfileId(ME)])
-        .times(1)
-        .returning(|_| {
-            Ok(vec![ProfileView {
-                profile: Profile {
-                    is_superuser: true,
-                    ..profile(ME)
-                },
-                tickets_count: 500,
-            }])
-        });
+    let superuser = Profile {
+        is_superuser: true,
+        ..profile(ME)
+    };
+    expect_own_view(&mut uow, superuser, 500);
     let (actor, view) = sign_in_viewing(&mut uow, &promoted).unwrap();
     assert!(actor.is_superuser && view.profile.is_superuser);
     assert_eq!(view.tickets_count, 500);
@@ -717,15 +715,7 @@ fn me_refuses_an_inactive_profile_and_counts_a_new_one() {
     uow.expect_link_identity()
         .times(1)
         .returning(|_, _, _| Ok(()));
-    uow.expect_profile_views()
-        .withf(|ids| ids == [ProfileId(ME)])
-        .times(1)
-        .returning(|_| {
-            Ok(vec![ProfileView {
-                profile: profile(ME),
-                tickets_count: 0,
-            }])
-        });
+    expect_own_view(&mut uow, profile(ME), 0);
     let (actor, view) = sign_in_viewing(&mut uow, &claims()).unwrap();
     assert_eq!(actor, plain(ME));
     assert_eq!(view.profile, profile(ME));

@@ -474,7 +474,7 @@ impl CommentRepository for PgUnitOfWork<'_> {
 }
 
 /// Whether `filter` narrows nothing but the status (which totals ignore anyway).
-fn only_status_filtered(filter: &TicketFilter) -> bool {
+pub(crate) fn only_status_filtered(filter: &TicketFilter) -> bool {
     filter.search.is_none() && only_keywords_and_statuses(filter)
 }
 

@@ -112,11 +112,7 @@ pub fn sign_in_viewing(
             profile,
             tickets_count,
         },
-        _ => uow
-            .profile_views(&[profile.id])?
-            .into_iter()
-            .next()
-            .ok_or(DomainError::NotFound)?,
+        _ => crate::usecases::profiles::me(uow, &actor)?,
     };
     Ok((actor, view))
 }
