@@ -67,6 +67,10 @@ pub enum Command {
         /// Seed of the random generator (same seed, same data).
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Database connections writing tickets at once [default: one per core]. The data
+        /// are the same whatever the number.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+        writers: Option<u16>,
     },
     /// Operator account management (roles themselves come from the identity provider).
     Profiles {
@@ -153,7 +157,16 @@ pub fn main() -> ExitCode {
             profiles,
             tickets,
             seed,
-        } => seed_command(&config, profiles, tickets, seed),
+            writers,
+        } => {
+            let mut options = desk_persistence::seed::SeedOptions::new(profiles, tickets, seed);
+            if let Some(writers) = writers {
+                options.loading = desk_persistence::seed::Loading::Parallel {
+                    writers: usize::from(writers),
+                };
+            }
+            seed_command(&config, &options)
+        }
         Command::Profiles { action } => profiles(&config, action),
         Command::Reviews { action } => {
             crate::reviews_cli::reviews_command(&config, action).map_err(Failure::from)
@@ -246,12 +259,14 @@ fn migrate(config: &Config) -> Result<(), Failure> {
 
 fn seed_command(
     config: &Config,
-    profiles: usize,
-    tickets: usize,
-    seed: u64,
+    options: &desk_persistence::seed::SeedOptions,
 ) -> Result<(), Failure> {
-    let db = open_database(&config.require_database_url()?, 4)?;
-    crate::demo::seed_with_progress(&db, profiles, tickets, seed).map_err(Failure::Runtime)?;
+    let writers = match options.loading {
+        desk_persistence::seed::Loading::Parallel { writers } => writers,
+        desk_persistence::seed::Loading::Triggered => 1,
+    };
+    let db = open_database(&config.require_database_url()?, writers.max(1) as u32)?;
+    crate::demo::seed_with_progress(&db, options).map_err(Failure::Runtime)?;
     Ok(())
 }
 

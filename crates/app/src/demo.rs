@@ -25,9 +25,7 @@ const DEMO_DIR: &str = ".desk/demo";
 /// Seeds with a progress bar on the terminal (used by `desk seed` and the demo).
 pub fn seed_with_progress(
     db: &Database,
-    profiles: usize,
-    tickets: usize,
-    seed: u64,
+    options: &desk_persistence::seed::SeedOptions,
 ) -> Result<(), String> {
     let bar = ProgressBar::new(0);
     bar.set_style(
@@ -36,11 +34,9 @@ pub fn seed_with_progress(
             .progress_chars("=> "),
     );
     let started = std::time::Instant::now();
-    let report = desk_persistence::seed::seed(
+    let report = desk_persistence::seed::seed_with(
         db,
-        profiles,
-        tickets,
-        seed,
+        options,
         &mut |stage: &str, done: u64, total: u64| {
             bar.set_message(stage.to_string());
             bar.set_length(total);
@@ -77,7 +73,7 @@ pub fn run(config: &Config, port: u16, token_for: &[String]) -> Result<(), Strin
         .map_err(|e| format!("database: {e}"))?;
     db.migrate().map_err(|e| format!("migrations: {e}"))?;
     if db.profile_count().map_err(|e| e.to_string())? == 0 {
-        seed_with_progress(&db, 12, 120, 7)?;
+        seed_with_progress(&db, &desk_persistence::seed::SeedOptions::new(12, 120, 7))?;
     }
     let users = demo_users(&db, token_for)?;
     let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port)))

@@ -82,11 +82,29 @@ async fn migrate_seed_and_profile_commands() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("0 migration(s) applied"));
 
+    let out = desk(&["seed", "--tickets", "25", "--writers", "0"], &env);
+    assert_eq!(out.status.code(), Some(2), "no writers is a usage error");
+    assert_eq!(app.count("tickets"), 0);
     let out = desk(
-        &["seed", "--profiles", "6", "--tickets", "25", "--seed", "9"],
+        &[
+            "seed",
+            "--profiles",
+            "6",
+            "--tickets",
+            "25",
+            "--seed",
+            "9",
+            "--writers",
+            "2",
+        ],
         &env,
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("25 tickets"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     assert_eq!(app.count("tickets"), 25);
     let again = desk(&["seed", "--profiles", "6", "--tickets", "25"], &env);
     assert_eq!(

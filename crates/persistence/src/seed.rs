@@ -1,23 +1,51 @@
-//! Deterministic, realistic demo data: the same `seed` always produces the same rows.
+//! Deterministic, realistic demo data: the same `seed` always produces the same rows, ids
+//! included.
 //!
 //! [`seed`] refuses to touch a database that already has profiles; [`seed_with`] with
 //! [`SeedOptions::force`] adds the data anyway (e-mails stay unique because they are numbered
-//! after the existing profiles). Rows go in with multi-row `INSERT`s of [`BATCH`] tickets (or
-//! profiles) per transaction, which is what makes 100,000 tickets take seconds, not minutes.
+//! after the existing profiles).
+//!
+//! How 100,000 tickets go in well within a minute (docs/performance.md): this thread
+//! generates batches of [`BATCH`] tickets with their responders, subscribers, comments and
+//! timeline, numbering every row from id blocks reserved up front, and several writer
+//! connections `COPY` whole batches, one transaction each. Most of a batch's cost is
+//! PostgreSQL's: computing the generated search vectors and inserting index entries, which
+//! the writers spread over the database's cores.
+//!
+//! What two writers would fight over is the bookkeeping the triggers do: the counters are
+//! slot rows that every batch updates, and two transactions updating them in different
+//! orders deadlock. So the writers load with the triggers off (`session_replication_role =
+//! replica`) and, before committing, call the triggers' own functions for the batch's rows,
+//! one writer at a time under an advisory lock ([`Loading::Parallel`]). Every committed batch
+//! is complete, bookkeeping included. A role that may not turn triggers off gets one writer
+//! with the triggers on ([`Loading::Triggered`]), the same rows more slowly.
 
 use crate::error::PersistenceError;
 use crate::schema::{activities, comments, profiles, responders, subscribers, tickets};
 use crate::Database;
 use chrono::{DateTime, Duration, Utc};
 use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Integer, Text};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
+use std::sync::mpsc;
 
-/// Rows per multi-row `INSERT` (tickets have ~25 columns: 25,000 bind parameters, well under
-/// PostgreSQL's 65,535).
+/// Tickets per batch: one `COPY` per table and one transaction per batch.
 pub const BATCH: usize = 1000;
+
+/// The most writer connections [`default_writers`] picks.
+const MAX_WRITERS: usize = 8;
+
+/// One writer per core of this machine (the database usually shares it when seeding; a
+/// database elsewhere may take more, see [`Loading::Parallel`]).
+pub fn default_writers() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, MAX_WRITERS)
+}
 
 /// What to seed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,10 +56,49 @@ pub struct SeedOptions {
     pub seed: u64,
     /// Seed even when the database already has profiles.
     pub force: bool,
+    /// How the tickets are written; the rows are the same either way.
+    pub loading: Loading,
 }
 
-/// What was inserted.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+impl SeedOptions {
+    /// Not forced, loaded in parallel with [`default_writers`].
+    pub fn new(profiles: usize, tickets: usize, seed: u64) -> SeedOptions {
+        SeedOptions {
+            profiles,
+            tickets,
+            seed,
+            force: false,
+            loading: Loading::Parallel {
+                writers: default_writers(),
+            },
+        }
+    }
+}
+
+/// How the tickets are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Loading {
+    /// Up to `writers` connections at once (no more than the pool holds), the triggers off
+    /// while they load; each batch brings the bookkeeping up to date itself before it
+    /// commits. Needs a role that may set `session_replication_role` (a superuser, or one
+    /// granted `SET` on it); other roles get [`Loading::Triggered`].
+    Parallel { writers: usize },
+    /// One connection, the triggers doing the bookkeeping as the rows go in.
+    Triggered,
+}
+
+impl std::fmt::Display for Loading {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Loading::Parallel { writers: 1 } => f.write_str("1 writer"),
+            Loading::Parallel { writers } => write!(f, "{writers} writers"),
+            Loading::Triggered => f.write_str("1 writer, triggers on"),
+        }
+    }
+}
+
+/// What was inserted, and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SeedReport {
     pub profiles: usize,
     pub tickets: usize,
@@ -39,19 +106,22 @@ pub struct SeedReport {
     pub subscribers: usize,
     pub comments: usize,
     pub activities: usize,
+    /// How the tickets were written (a parallel request may have become triggered).
+    pub loading: Loading,
 }
 
 impl std::fmt::Display for SeedReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} profiles, {} tickets, {} responders, {} subscribers, {} comments, {} activities",
+            "{} profiles, {} tickets, {} responders, {} subscribers, {} comments, {} activities ({})",
             self.profiles,
             self.tickets,
             self.responders,
             self.subscribers,
             self.comments,
-            self.activities
+            self.activities,
+            self.loading
         )
     }
 }
@@ -264,6 +334,15 @@ const REQUEST_TYPES: &[&str] = &["subs", "cost", "cost_plus"];
 const STATUSES: &[&str] = &["new", "in-progress", "pending", "closed", "cancelled"];
 const PRIORITIES: &[&str] = &["low", "default", "high"];
 
+/// Per ticket at most: responders, subscribers and comments as the generator draws them,
+/// and one activity for the ticket and for each of those. Id blocks are reserved by these.
+/// (`i32` because the generator has always drawn these counts as `i32`: another type draws
+/// other numbers from the same seed.)
+const MAX_RESPONDERS: i32 = 2;
+const MAX_SUBSCRIBERS: i32 = 2;
+const MAX_COMMENTS: i32 = 3;
+const MAX_ACTIVITIES: i32 = 1 + MAX_RESPONDERS + MAX_SUBSCRIBERS + MAX_COMMENTS;
+
 #[derive(Insertable)]
 #[diesel(table_name = profiles)]
 struct NewProfile {
@@ -277,9 +356,11 @@ struct NewProfile {
     date_joined: DateTime<Utc>,
 }
 
+// `COPY` sends every listed column, NULL included (`treat_none_as_default_value = false`).
 #[derive(Insertable)]
-#[diesel(table_name = tickets)]
+#[diesel(table_name = tickets, treat_none_as_default_value = false)]
 struct NewTicket {
+    id: i32,
     requester_id: i32,
     kind: &'static str,
     request_type: &'static str,
@@ -301,14 +382,79 @@ struct NewTicket {
     country: Option<String>,
 }
 
-/// The links of one ticket, decided before its id is known.
-struct Plan {
+#[derive(Insertable)]
+#[diesel(table_name = responders, treat_none_as_default_value = false)]
+struct NewResponder {
+    id: i32,
+    ticket_id: i32,
+    user_id: i32,
     created_at: DateTime<Utc>,
-    requester: i32,
-    responders: Vec<(i32, DateTime<Utc>)>,
-    subscribers: Vec<(Option<i32>, Option<String>, DateTime<Utc>)>,
-    comments: Vec<(i32, String, DateTime<Utc>)>,
 }
+
+#[derive(Insertable)]
+#[diesel(table_name = subscribers, treat_none_as_default_value = false)]
+struct NewSubscriber {
+    id: i32,
+    ticket_id: i32,
+    user_id: Option<i32>,
+    email: Option<String>,
+    created_at: DateTime<Utc>,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = comments, treat_none_as_default_value = false)]
+struct NewComment {
+    id: i32,
+    ticket_id: i32,
+    user_id: i32,
+    body: String,
+    created_at: DateTime<Utc>,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = activities, treat_none_as_default_value = false)]
+struct NewActivity {
+    id: i32,
+    ticket_id: i32,
+    actor_id: Option<i32>,
+    verb: &'static str,
+    action_type: Option<&'static str>,
+    action_id: Option<i32>,
+    timestamp: DateTime<Utc>,
+}
+
+/// Rows of the tables a ticket brings, numbered.
+#[derive(Default)]
+struct Batch {
+    tickets: Vec<NewTicket>,
+    responders: Vec<NewResponder>,
+    subscribers: Vec<NewSubscriber>,
+    comments: Vec<NewComment>,
+    activities: Vec<NewActivity>,
+}
+
+/// The next free id of each table, from the blocks [`reserve_ids`] took.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct NextIds {
+    ticket: i32,
+    responder: i32,
+    subscriber: i32,
+    comment: i32,
+    activity: i32,
+}
+
+/// A table's id sequence and how many ids per ticket its block holds.
+const ID_BLOCKS: [(&str, i32); 5] = [
+    ("tickets_id_seq", 1),
+    ("responders_id_seq", MAX_RESPONDERS),
+    ("subscribers_id_seq", MAX_SUBSCRIBERS),
+    ("comments_id_seq", MAX_COMMENTS),
+    ("activities_id_seq", MAX_ACTIVITIES),
+];
+
+/// The tables whose ids [`ID_BLOCKS`] reserves, in its order.
+const LOCK_ID_TABLES: &str =
+    "LOCK TABLE tickets, responders, subscribers, comments, activities IN SHARE ROW EXCLUSIVE MODE";
 
 fn words(rng: &mut StdRng, n: usize) -> String {
     let mut out = String::with_capacity(n * 9);
@@ -325,7 +471,8 @@ fn pick<T: Copy>(rng: &mut StdRng, items: &[T]) -> T {
     *items.choose(rng).expect("non-empty")
 }
 
-/// Seeds `profiles` profiles and `tickets` tickets; refuses when profiles already exist.
+/// Seeds `profiles` profiles and `tickets` tickets in parallel; refuses when profiles
+/// already exist.
 pub fn seed(
     db: &Database,
     profiles: usize,
@@ -333,20 +480,11 @@ pub fn seed(
     seed: u64,
     progress: &mut dyn FnMut(&str, u64, u64),
 ) -> Result<SeedReport, PersistenceError> {
-    seed_with(
-        db,
-        &SeedOptions {
-            profiles,
-            tickets,
-            seed,
-            force: false,
-        },
-        progress,
-    )
+    seed_with(db, &SeedOptions::new(profiles, tickets, seed), progress)
 }
 
-/// [`seed`] with every option. `progress(stage, done, total)` is called after each batch;
-/// stages are `"profiles"` and `"tickets"`.
+/// [`seed`] with every option. `progress(stage, done, total)` is called after each batch
+/// (on this thread); stages are `"profiles"` and `"tickets"`.
 pub fn seed_with(
     db: &Database,
     options: &SeedOptions,
@@ -365,15 +503,118 @@ pub fn seed_with(
         ));
     }
     let mut rng = StdRng::seed_from_u64(options.seed);
-    // A fixed "now" keeps the data reproducible.
-    let now = DateTime::<Utc>::from_timestamp(1_767_225_600, 0).expect("valid time"); // 2026-01-01
-    let mut report = SeedReport::default();
+    let (ids, staff) = insert_profiles(&mut conn, options, existing as usize, &mut rng, progress)?;
+    let loading = match options.loading {
+        Loading::Parallel { writers } if may_turn_triggers_off(&mut conn)? => {
+            let batches = options.tickets.div_ceil(BATCH).max(1);
+            Loading::Parallel {
+                writers: writers
+                    .min(batches)
+                    .min(db.max_connections() as usize)
+                    .max(1),
+            }
+        }
+        _ => Loading::Triggered,
+    };
+    let reserved = reserve_ids(&mut conn, options.tickets)?;
+    // The writers take connections of the pool; this one is not needed meanwhile.
+    drop(conn);
 
+    let mut report = SeedReport {
+        profiles: ids.len(),
+        tickets: 0,
+        responders: 0,
+        subscribers: 0,
+        comments: 0,
+        activities: 0,
+        loading,
+    };
+    let mut generator = Generator {
+        rng,
+        profiles: ids,
+        staff,
+        next: reserved,
+        guest: 0,
+    };
+    let loaded = load_tickets(
+        db,
+        options.tickets,
+        loading,
+        &mut generator,
+        &mut report,
+        progress,
+    );
+
+    let mut conn = db.connection()?;
+    if loaded.is_ok() {
+        trim_ids(&mut conn, reserved, generator.next, options.tickets)?;
+    }
+    loaded?;
+    // The statistics summary in place of the differences every batch appended; then fresh
+    // planner statistics and visibility maps: the planner picks the indexes and counts can
+    // use index-only scans from the first request on.
+    crate::stats::fold_ticket_stats(&mut conn)?;
+    drop(conn);
+    let vacuums = match loading {
+        Loading::Parallel { writers } => writers,
+        Loading::Triggered => 1,
+    };
+    vacuum_analyze(db, vacuums)?;
+    Ok(report)
+}
+
+/// `VACUUM ANALYZE` of the schema's tables over `connections` connections, the largest
+/// tables first (on one connection, the tickets alone took as long as all the rest).
+fn vacuum_analyze(db: &Database, connections: usize) -> Result<(), PersistenceError> {
+    #[derive(QueryableByName)]
+    struct Table {
+        #[diesel(sql_type = Text)]
+        name: String,
+    }
+    let tables = diesel::sql_query(
+        "SELECT format('%I.%I', n.nspname, c.relname) AS name FROM pg_class c \
+         JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE c.relkind = 'r' AND n.nspname = current_schema() \
+         ORDER BY pg_total_relation_size(c.oid) DESC, c.relname",
+    )
+    .load::<Table>(&mut *db.connection()?)?;
+    let queue = std::sync::Mutex::new(tables.into_iter());
+    let next = || queue.lock().unwrap_or_else(|e| e.into_inner()).next();
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..connections.max(1))
+            .map(|_| {
+                scope.spawn(|| -> Result<(), PersistenceError> {
+                    let mut conn = db.connection()?;
+                    while let Some(table) = next() {
+                        // A name from the catalogue, quoted by `format('%I')`.
+                        conn.batch_execute(&format!("VACUUM (ANALYZE) {}", table.name))?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        workers.into_iter().try_for_each(|worker| {
+            worker
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
+    })
+}
+
+/// Inserts the profiles (a few thousand at most: one connection, `RETURNING` their ids);
+/// returns every new profile's id and the staff among them.
+fn insert_profiles(
+    conn: &mut PgConnection,
+    options: &SeedOptions,
+    offset: usize,
+    rng: &mut StdRng,
+    progress: &mut dyn FnMut(&str, u64, u64),
+) -> Result<(Vec<i32>, Vec<i32>), PersistenceError> {
     // Profiles without a sign-in identity: like people imported from an older system, each
     // is claimed by the first verified sign-in with its e-mail (the demo relies on that).
     let mut ids: Vec<i32> = Vec::with_capacity(options.profiles);
     let mut staff: Vec<i32> = Vec::new();
-    let offset = existing as usize;
+    let now = seed_now();
     for start in (0..options.profiles).step_by(BATCH) {
         let end = (start + BATCH).min(options.profiles);
         let rows: Vec<NewProfile> = (start..end)
@@ -388,110 +629,456 @@ pub fn seed_with(
                 } else {
                     rng.gen_ratio(5, 100)
                 };
-                let first = pick(&mut rng, FIRST_NAMES);
-                let last = pick(&mut rng, LAST_NAMES);
+                let first = pick(rng, FIRST_NAMES);
+                let last = pick(rng, LAST_NAMES);
                 NewProfile {
-                    email: format!("person{}@{}", offset + i + 1, pick(&mut rng, DOMAINS)),
+                    email: format!("person{}@{}", offset + i + 1, pick(rng, DOMAINS)),
                     first_name: first.to_string(),
                     last_name: last.to_string(),
                     is_staff,
                     is_superuser: superuser,
-                    locale: pick(&mut rng, &["", "en", "ro", "ru", "sr"]).to_string(),
-                    country: pick(&mut rng, COUNTRIES).to_string(),
+                    locale: pick(rng, &["", "en", "ro", "ru", "sr"]).to_string(),
+                    country: pick(rng, COUNTRIES).to_string(),
                     date_joined: now - Duration::days(rng.gen_range(30..1500)),
                 }
             })
             .collect();
-        let inserted: Vec<(i32, String, bool)> = diesel::insert_into(profiles::table)
+        let inserted: Vec<(i32, bool)> = diesel::insert_into(profiles::table)
             .values(&rows)
-            .returning((profiles::id, profiles::email, profiles::is_staff))
-            .get_results(&mut conn)?;
-        for (id, _, is_staff) in inserted {
+            .returning((profiles::id, profiles::is_staff))
+            .get_results(conn)?;
+        for (id, is_staff) in inserted {
             ids.push(id);
             if is_staff {
                 staff.push(id);
             }
         }
-        report.profiles = ids.len();
         progress("profiles", ids.len() as u64, options.profiles as u64);
     }
     if staff.is_empty() {
         staff.extend(ids.first().copied());
     }
+    Ok((ids, staff))
+}
 
-    // Tickets with their responders, subscribers, comments and timeline.
-    let mut guest = 0usize;
-    for start in (0..options.tickets).step_by(BATCH) {
-        let end = (start + BATCH).min(options.tickets);
-        let mut rows = Vec::with_capacity(end - start);
-        let mut plans = Vec::with_capacity(end - start);
-        for _ in start..end {
+/// A fixed "now" keeps the data reproducible: 2026-01-01.
+fn seed_now() -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp(1_767_225_600, 0).expect("valid time")
+}
+
+/// Hands batches to `loading`'s writers and waits for them; adds what they wrote to
+/// `report`. The first failure stops the generation; batches already handed out finish
+/// (each is complete or not there at all).
+fn load_tickets(
+    db: &Database,
+    tickets: usize,
+    loading: Loading,
+    generator: &mut Generator,
+    report: &mut SeedReport,
+    progress: &mut dyn FnMut(&str, u64, u64),
+) -> Result<(), PersistenceError> {
+    let writers = match loading {
+        Loading::Parallel { writers } => writers,
+        Loading::Triggered => 1,
+    };
+    let mut tally = Tally {
+        report,
+        progress,
+        total: tickets as u64,
+        failure: None,
+    };
+    std::thread::scope(|scope| {
+        let (done_tx, done_rx) = mpsc::channel::<Result<Written, PersistenceError>>();
+        // One queue per writer, a batch in waiting each: batches go round in turn, and all
+        // are the same size.
+        let mut queues = Vec::with_capacity(writers);
+        for _ in 0..writers {
+            let (batch_tx, batch_rx) = mpsc::sync_channel::<Batch>(1);
+            let done_tx = done_tx.clone();
+            scope.spawn(move || write_batches(db, loading, batch_rx, done_tx));
+            queues.push(batch_tx);
+        }
+        drop(done_tx);
+        for (n, start) in (0..tickets).step_by(BATCH).enumerate() {
+            while let Ok(result) = done_rx.try_recv() {
+                tally.record(result);
+            }
+            if tally.failure.is_some() {
+                break;
+            }
+            let batch = generator.batch((start + BATCH).min(tickets) - start);
+            // A writer that failed has hung up; its error is on `done_rx`.
+            if queues[n % writers].send(batch).is_err() {
+                break;
+            }
+        }
+        drop(queues);
+        for result in done_rx {
+            tally.record(result);
+        }
+    });
+    tally.failure.map_or(Ok(()), Err)
+}
+
+/// What the writers reported so far.
+struct Tally<'a, 'p> {
+    report: &'a mut SeedReport,
+    progress: &'a mut (dyn FnMut(&str, u64, u64) + 'p),
+    total: u64,
+    /// The first failure; later ones are its consequences.
+    failure: Option<PersistenceError>,
+}
+
+impl Tally<'_, '_> {
+    fn record(&mut self, result: Result<Written, PersistenceError>) {
+        match result {
+            Ok(written) => {
+                self.report.tickets += written.tickets;
+                self.report.responders += written.responders;
+                self.report.subscribers += written.subscribers;
+                self.report.comments += written.comments;
+                self.report.activities += written.activities;
+                (self.progress)("tickets", self.report.tickets as u64, self.total);
+            }
+            Err(e) => {
+                self.failure.get_or_insert(e);
+            }
+        }
+    }
+}
+
+/// What one batch wrote.
+struct Written {
+    tickets: usize,
+    responders: usize,
+    subscribers: usize,
+    comments: usize,
+    activities: usize,
+}
+
+/// A writer: one connection, one transaction per batch, until the queue closes or a batch
+/// fails.
+fn write_batches(
+    db: &Database,
+    loading: Loading,
+    batches: mpsc::Receiver<Batch>,
+    done: mpsc::Sender<Result<Written, PersistenceError>>,
+) {
+    let mut conn = match db.connection() {
+        Ok(conn) => conn,
+        Err(e) => {
+            let _ = done.send(Err(e));
+            return;
+        }
+    };
+    for batch in batches {
+        let written = conn
+            .transaction(|conn| write_batch(conn, &batch, loading))
+            .map_err(PersistenceError::from);
+        let failed = written.is_err();
+        if done.send(written).is_err() || failed {
+            return;
+        }
+    }
+}
+
+/// The key of the advisory lock under which parallel writers do their bookkeeping, one at a
+/// time ("desk seed" in ASCII).
+const BOOKKEEPING_LOCK: i64 = 0x6465_736b_7365_6564;
+
+fn write_batch(conn: &mut PgConnection, batch: &Batch, loading: Loading) -> QueryResult<Written> {
+    // Demo data: losing the last batch on a crash is fine, waiting for each fsync is not.
+    conn.batch_execute("SET LOCAL synchronous_commit = off")?;
+    let parallel = matches!(loading, Loading::Parallel { .. });
+    if parallel {
+        conn.batch_execute("SET LOCAL session_replication_role = replica")?;
+    }
+    let written = Written {
+        tickets: diesel::copy_from(tickets::table)
+            .from_insertable(&batch.tickets)
+            .execute(conn)?,
+        responders: diesel::copy_from(responders::table)
+            .from_insertable(&batch.responders)
+            .execute(conn)?,
+        subscribers: diesel::copy_from(subscribers::table)
+            .from_insertable(&batch.subscribers)
+            .execute(conn)?,
+        comments: diesel::copy_from(comments::table)
+            .from_insertable(&batch.comments)
+            .execute(conn)?,
+        activities: diesel::copy_from(activities::table)
+            .from_insertable(&batch.activities)
+            .execute(conn)?,
+    };
+    if parallel {
+        diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+            .bind::<BigInt, _>(BOOKKEEPING_LOCK)
+            .execute(conn)?;
+        keep_books(conn, batch)?;
+    }
+    Ok(written)
+}
+
+/// What the triggers would have done for `batch`'s rows, by calling their functions once
+/// for all of them: participation and its counts, status counts, the statistics' differences
+/// (with the responders already there, which the responders' trigger would otherwise move
+/// the tickets to) and the timeline counts. Reviews are not seeded, so the review summary
+/// has nothing to move.
+fn keep_books(conn: &mut PgConnection, batch: &Batch) -> QueryResult<()> {
+    let (Some(first), Some(last)) = (batch.tickets.first(), batch.tickets.last()) else {
+        return Ok(());
+    };
+    let (first, last) = (first.id, last.id);
+    let between = |ids: &mut dyn Iterator<Item = i32>| -> (i32, i32) {
+        let (mut lo, mut hi) = (i32::MAX, i32::MIN);
+        for id in ids {
+            (lo, hi) = (lo.min(id), hi.max(id));
+        }
+        (lo, hi) // empty: lo > hi, so BETWEEN matches nothing
+    };
+    let responders = between(&mut batch.responders.iter().map(|r| r.id));
+    let subscribers = between(&mut batch.subscribers.iter().map(|s| s.id));
+    let activities = between(&mut batch.activities.iter().map(|a| a.id));
+    diesel::sql_query(
+        "SELECT ticket_participants_change(array_agg(profile_id), array_agg(ticket_id), 1) FROM ( \
+           SELECT requester_id AS profile_id, id AS ticket_id FROM tickets WHERE id BETWEEN $1 AND $2 \
+           UNION ALL SELECT user_id, ticket_id FROM responders WHERE id BETWEEN $3 AND $4 \
+           UNION ALL SELECT user_id, ticket_id FROM subscribers WHERE id BETWEEN $5 AND $6) every_way",
+    )
+    .bind::<Integer, _>(first)
+    .bind::<Integer, _>(last)
+    .bind::<Integer, _>(responders.0)
+    .bind::<Integer, _>(responders.1)
+    .bind::<Integer, _>(subscribers.0)
+    .bind::<Integer, _>(subscribers.1)
+    .execute(conn)?;
+    diesel::sql_query(
+        "SELECT ticket_status_counts_add((SELECT jsonb_object_agg(status, n) FROM ( \
+           SELECT status, count(*) AS n FROM tickets WHERE id BETWEEN $1 AND $2 GROUP BY status) s))",
+    )
+    .bind::<Integer, _>(first)
+    .bind::<Integer, _>(last)
+    .execute(conn)?;
+    diesel::sql_query(
+        "SELECT ticket_stats_record(ARRAY( \
+           SELECT ROW(id, created_at, status, updated_at, deadline_at, countries)::ticket_stat_state \
+           FROM tickets WHERE id BETWEEN $1 AND $2), '{}')",
+    )
+    .bind::<Integer, _>(first)
+    .bind::<Integer, _>(last)
+    .execute(conn)?;
+    diesel::sql_query(
+        "SELECT ticket_activity_counts_add(ARRAY( \
+           SELECT ticket_id FROM activities WHERE id BETWEEN $1 AND $2), 1)",
+    )
+    .bind::<Integer, _>(activities.0)
+    .bind::<Integer, _>(activities.1)
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Whether this role may turn triggers off for its own transactions.
+fn may_turn_triggers_off(conn: &mut PgConnection) -> QueryResult<bool> {
+    let probe = conn.transaction::<(), diesel::result::Error, _>(|conn| {
+        conn.batch_execute("SET LOCAL session_replication_role = replica")?;
+        Err(diesel::result::Error::RollbackTransaction)
+    });
+    match probe {
+        Err(diesel::result::Error::RollbackTransaction) => Ok(true),
+        // "permission denied to set parameter": the triggered path needs no privilege.
+        Err(diesel::result::Error::DatabaseError(..)) => Ok(false),
+        Err(other) => Err(other),
+        Ok(()) => Ok(true),
+    }
+}
+
+/// Reserves a block of ids in each table for `tickets` tickets (their maximum of every
+/// other row), so the rows can be numbered before they are written, by any number of
+/// writers, and come out as a one-writer load would number them. Inserts elsewhere wait
+/// for the moment it takes (the lock), then number after the blocks.
+fn reserve_ids(conn: &mut PgConnection, tickets: usize) -> Result<NextIds, PersistenceError> {
+    let mut first = [0i32; ID_BLOCKS.len()];
+    conn.transaction(|conn| {
+        conn.batch_execute(LOCK_ID_TABLES)?;
+        for (slot, (sequence, per_ticket)) in first.iter_mut().zip(ID_BLOCKS) {
+            let size = tickets as i64 * i64::from(per_ticket);
+            *slot = if size == 0 {
+                next_value(conn, sequence)?
+            } else {
+                let last = diesel::sql_query(
+                    "SELECT setval($1::regclass, nextval($1::regclass) + $2 - 1) AS v",
+                )
+                .bind::<Text, _>(sequence)
+                .bind::<BigInt, _>(size)
+                .get_result::<Scalar>(conn)?
+                .v;
+                id(last - size + 1)?
+            };
+        }
+        Ok::<_, PersistenceError>(())
+    })?;
+    Ok(NextIds {
+        ticket: first[0],
+        responder: first[1],
+        subscriber: first[2],
+        comment: first[3],
+        activity: first[4],
+    })
+}
+
+/// Gives back the unused ends of the blocks: the next id of each table is the one after
+/// the last seeded row, as if one writer had inserted them; unless somebody else took ids
+/// meanwhile, whose rows already follow the blocks.
+fn trim_ids(
+    conn: &mut PgConnection,
+    reserved: NextIds,
+    next: NextIds,
+    tickets: usize,
+) -> Result<(), PersistenceError> {
+    let firsts = [
+        reserved.ticket,
+        reserved.responder,
+        reserved.subscriber,
+        reserved.comment,
+        reserved.activity,
+    ];
+    let nexts = [
+        next.ticket,
+        next.responder,
+        next.subscriber,
+        next.comment,
+        next.activity,
+    ];
+    conn.transaction(|conn| {
+        conn.batch_execute(LOCK_ID_TABLES)?;
+        for ((sequence, per_ticket), (first, next)) in
+            ID_BLOCKS.iter().zip(firsts.iter().zip(nexts))
+        {
+            let size = tickets as i64 * i64::from(*per_ticket);
+            if size == 0 {
+                continue;
+            }
+            diesel::sql_query(
+                "SELECT setval($1::regclass, greatest($3 - 1, 1), $3 > 1) \
+                 WHERE pg_sequence_last_value($1::regclass) = $2",
+            )
+            .bind::<Text, _>(*sequence)
+            .bind::<BigInt, _>(i64::from(*first) + size - 1)
+            .bind::<BigInt, _>(i64::from(next))
+            .execute(conn)?;
+        }
+        Ok::<_, PersistenceError>(())
+    })
+}
+
+/// The id `sequence` gives next, without taking it.
+fn next_value(conn: &mut PgConnection, sequence: &str) -> Result<i32, PersistenceError> {
+    let value = diesel::sql_query(
+        "SELECT CASE WHEN is_called THEN last_value + 1 ELSE last_value END AS v \
+         FROM pg_sequences s, LATERAL (SELECT $1::regclass) r \
+         WHERE format('%I.%I', s.schemaname, s.sequencename)::regclass = r.regclass",
+    )
+    .bind::<Text, _>(sequence)
+    .get_result::<Scalar>(conn)?
+    .v;
+    id(value)
+}
+
+/// One `bigint` named `v`.
+#[derive(QueryableByName)]
+struct Scalar {
+    #[diesel(sql_type = BigInt)]
+    v: i64,
+}
+
+fn id(value: i64) -> Result<i32, PersistenceError> {
+    i32::try_from(value).map_err(|_| {
+        PersistenceError::SeedRefused(format!("ids would pass the largest integer ({value})"))
+    })
+}
+
+/// Draws tickets and what comes with them, numbering the rows in the order a one-writer
+/// load inserted them.
+struct Generator {
+    rng: StdRng,
+    profiles: Vec<i32>,
+    staff: Vec<i32>,
+    next: NextIds,
+    guest: usize,
+}
+
+impl Generator {
+    fn batch(&mut self, size: usize) -> Batch {
+        let mut batch = Batch::default();
+        let now = seed_now();
+        let rng = &mut self.rng;
+        // Comment activities follow the batch's other activities (as the comments' ids
+        // came back after those were queued).
+        let mut comment_activities = Vec::new();
+        for _ in 0..size {
+            let tid = self.next.ticket;
+            self.next.ticket += 1;
             let created_at = now
                 - Duration::seconds(rng.gen_range(0..730 * 86_400))
                 - Duration::microseconds(rng.gen_range(0..1_000_000));
-            let requester = pick(&mut rng, &ids);
-            let kind = pick(&mut rng, KINDS);
+            let requester = pick(rng, &self.profiles);
+            let kind = pick(rng, KINDS);
             let later =
                 |rng: &mut StdRng| created_at + Duration::minutes(rng.gen_range(1..60 * 24 * 30));
-            let mut plan = Plan {
-                created_at,
-                requester,
-                responders: vec![],
-                subscribers: vec![],
-                comments: vec![],
-            };
-            for _ in 0..rng.gen_range(0..=2) {
-                let user = pick(&mut rng, &staff);
-                if !plan.responders.iter().any(|(u, _)| *u == user) {
-                    plan.responders.push((user, later(&mut rng)));
+            let mut responders: Vec<(i32, DateTime<Utc>)> = Vec::new();
+            for _ in 0..rng.gen_range(0..=MAX_RESPONDERS) {
+                let user = pick(rng, &self.staff);
+                if !responders.iter().any(|(u, _)| *u == user) {
+                    responders.push((user, later(rng)));
                 }
             }
-            for _ in 0..rng.gen_range(0..=2) {
+            let mut subscribers: Vec<(Option<i32>, Option<String>, DateTime<Utc>)> = Vec::new();
+            for _ in 0..rng.gen_range(0..=MAX_SUBSCRIBERS) {
                 if rng.gen_ratio(1, 3) {
-                    guest += 1;
-                    plan.subscribers.push((
+                    self.guest += 1;
+                    subscribers.push((
                         None,
-                        Some(format!("guest{guest}@outside.example")),
-                        later(&mut rng),
+                        Some(format!("guest{}@outside.example", self.guest)),
+                        later(rng),
                     ));
                 } else {
-                    let user = pick(&mut rng, &ids);
-                    if !plan.subscribers.iter().any(|(u, _, _)| *u == Some(user)) {
-                        plan.subscribers.push((Some(user), None, later(&mut rng)));
+                    let user = pick(rng, &self.profiles);
+                    if !subscribers.iter().any(|(u, _, _)| *u == Some(user)) {
+                        subscribers.push((Some(user), None, later(rng)));
                     }
                 }
             }
-            for _ in 0..rng.gen_range(0..=3) {
-                let author = match plan.responders.choose(&mut rng) {
+            let mut comments: Vec<(i32, String, DateTime<Utc>)> = Vec::new();
+            for _ in 0..rng.gen_range(0..=MAX_COMMENTS) {
+                let author = match responders.choose(rng) {
                     Some((user, _)) if rng.gen_bool(0.5) => *user,
                     _ => requester,
                 };
                 let n = rng.gen_range(5..40);
-                plan.comments
-                    .push((author, words(&mut rng, n), later(&mut rng)));
+                comments.push((author, words(rng, n), later(rng)));
             }
-            let updated_at = plan
-                .responders
+            let updated_at = responders
                 .iter()
                 .map(|r| r.1)
-                .chain(plan.subscribers.iter().map(|s| s.2))
-                .chain(plan.comments.iter().map(|c| c.2))
+                .chain(subscribers.iter().map(|s| s.2))
+                .chain(comments.iter().map(|c| c.2))
                 .fold(created_at, DateTime::max);
             let countries: Vec<String> = (0..rng.gen_range(0..=3))
-                .map(|_| pick(&mut rng, COUNTRIES).to_string())
+                .map(|_| pick(rng, COUNTRIES).to_string())
                 .collect::<std::collections::BTreeSet<_>>()
                 .into_iter()
                 .collect();
             let sensitive = rng.gen_ratio(1, 10);
             let n = rng.gen_range(150..350);
-            rows.push(NewTicket {
+            batch.tickets.push(NewTicket {
+                id: tid,
                 requester_id: requester,
                 kind,
-                request_type: pick(&mut rng, REQUEST_TYPES),
-                status: pick(&mut rng, STATUSES),
-                priority: pick(&mut rng, PRIORITIES),
+                request_type: pick(rng, REQUEST_TYPES),
+                status: pick(rng, STATUSES),
+                priority: pick(rng, PRIORITIES),
                 sensitive,
-                whysensitive: sensitive.then(|| words(&mut rng, 8)),
+                whysensitive: sensitive.then(|| words(rng, 8)),
                 deadline_at: rng
                     .gen_bool(0.5)
                     .then(|| created_at + Duration::days(rng.gen_range(7..120))),
@@ -500,145 +1087,100 @@ pub fn seed_with(
                 country: countries.first().cloned(),
                 countries,
                 tags: (0..rng.gen_range(0..=2))
-                    .map(|_| pick(&mut rng, TAGS).to_string())
+                    .map(|_| pick(rng, TAGS).to_string())
                     .collect(),
-                background: words(&mut rng, n),
+                background: words(rng, n),
                 first_name: (kind == "person_ownership")
-                    .then(|| pick(&mut rng, FIRST_NAMES).to_string()),
-                last_name: (kind == "person_ownership")
-                    .then(|| pick(&mut rng, LAST_NAMES).to_string()),
-                connections: rng.gen_bool(0.3).then(|| words(&mut rng, 12)),
-                sources: rng.gen_bool(0.3).then(|| words(&mut rng, 10)),
-                company_name: (kind == "company_ownership").then(|| {
-                    format!(
-                        "{} {} Ltd",
-                        pick(&mut rng, LAST_NAMES),
-                        pick(&mut rng, WORDS)
-                    )
-                }),
+                    .then(|| pick(rng, FIRST_NAMES).to_string()),
+                last_name: (kind == "person_ownership").then(|| pick(rng, LAST_NAMES).to_string()),
+                connections: rng.gen_bool(0.3).then(|| words(rng, 12)),
+                sources: rng.gen_bool(0.3).then(|| words(rng, 10)),
+                company_name: (kind == "company_ownership")
+                    .then(|| format!("{} {} Ltd", pick(rng, LAST_NAMES), pick(rng, WORDS))),
             });
-            plans.push(plan);
-        }
-        let counts = conn.transaction(|conn| insert_batch(conn, &rows, &plans))?;
-        report.tickets += rows.len();
-        report.responders += counts.responders;
-        report.subscribers += counts.subscribers;
-        report.comments += counts.comments;
-        report.activities += counts.activities;
-        progress("tickets", end as u64, options.tickets as u64);
-    }
-    // The statistics summary in place of the differences every batch appended; then fresh
-    // planner statistics and visibility maps: the planner picks the indexes and counts can
-    // use index-only scans from the first request on.
-    crate::stats::fold_ticket_stats(&mut conn)?;
-    conn.batch_execute("VACUUM ANALYZE")?;
-    Ok(report)
-}
 
-fn insert_batch(
-    conn: &mut PgConnection,
-    rows: &[NewTicket],
-    plans: &[Plan],
-) -> QueryResult<SeedReport> {
-    // Demo data: losing the last batch on a crash is fine, waiting for each fsync is not.
-    conn.batch_execute("SET LOCAL synchronous_commit = off")?;
-    // PostgreSQL returns the rows of a multi-row VALUES insert in input order.
-    let tids: Vec<i32> = diesel::insert_into(tickets::table)
-        .values(rows)
-        .returning(tickets::id)
-        .get_results(conn)?;
-    let mut report = SeedReport::default();
-    let mut resp = Vec::new();
-    let mut subs = Vec::new();
-    let mut comms = Vec::new();
-    let mut acts = Vec::new();
-    for (tid, plan) in tids.iter().zip(plans) {
-        let tid = *tid;
-        acts.push((
-            activities::ticket_id.eq(tid),
-            activities::actor_id.eq(Some(plan.requester)),
-            activities::verb.eq("ticket:create"),
-            activities::action_type.eq(None::<&str>),
-            activities::action_id.eq(None::<i32>),
-            activities::timestamp.eq(plan.created_at),
-        ));
-        for (user, at) in &plan.responders {
-            resp.push((
-                responders::ticket_id.eq(tid),
-                responders::user_id.eq(*user),
-                responders::created_at.eq(*at),
+            let mut activity = |ticket_id, actor_id, verb, action_type, action_id, timestamp| {
+                let id = self.next.activity;
+                self.next.activity += 1;
+                NewActivity {
+                    id,
+                    ticket_id,
+                    actor_id,
+                    verb,
+                    action_type,
+                    action_id,
+                    timestamp,
+                }
+            };
+            batch.activities.push(activity(
+                tid,
+                Some(requester),
+                "ticket:create",
+                None,
+                None,
+                created_at,
             ));
-            acts.push((
-                activities::ticket_id.eq(tid),
-                activities::actor_id.eq(Some(plan.requester)),
-                activities::verb.eq("responder:create"),
-                activities::action_type.eq(Some("profile")),
-                activities::action_id.eq(Some(*user)),
-                activities::timestamp.eq(*at),
-            ));
+            for (user, at) in responders {
+                batch.responders.push(NewResponder {
+                    id: self.next.responder,
+                    ticket_id: tid,
+                    user_id: user,
+                    created_at: at,
+                });
+                self.next.responder += 1;
+                batch.activities.push(activity(
+                    tid,
+                    Some(requester),
+                    "responder:create",
+                    Some("profile"),
+                    Some(user),
+                    at,
+                ));
+            }
+            for (user, email, at) in subscribers {
+                batch.subscribers.push(NewSubscriber {
+                    id: self.next.subscriber,
+                    ticket_id: tid,
+                    user_id: user,
+                    email,
+                    created_at: at,
+                });
+                self.next.subscriber += 1;
+                batch.activities.push(activity(
+                    tid,
+                    Some(requester),
+                    "subscriber:create",
+                    user.map(|_| "profile"),
+                    user,
+                    at,
+                ));
+            }
+            for (author, body, at) in comments {
+                let id = self.next.comment;
+                self.next.comment += 1;
+                batch.comments.push(NewComment {
+                    id,
+                    ticket_id: tid,
+                    user_id: author,
+                    body,
+                    created_at: at,
+                });
+                comment_activities.push((tid, author, id, at));
+            }
         }
-        for (user, email, at) in &plan.subscribers {
-            subs.push((
-                subscribers::ticket_id.eq(tid),
-                subscribers::user_id.eq(*user),
-                subscribers::email.eq(email.clone()),
-                subscribers::created_at.eq(*at),
-            ));
-            acts.push((
-                activities::ticket_id.eq(tid),
-                activities::actor_id.eq(Some(plan.requester)),
-                activities::verb.eq("subscriber:create"),
-                activities::action_type.eq(user.map(|_| "profile")),
-                activities::action_id.eq(*user),
-                activities::timestamp.eq(*at),
-            ));
+        for (tid, author, comment, at) in comment_activities {
+            let id = self.next.activity;
+            self.next.activity += 1;
+            batch.activities.push(NewActivity {
+                id,
+                ticket_id: tid,
+                actor_id: Some(author),
+                verb: "comment:create",
+                action_type: Some("comment"),
+                action_id: Some(comment),
+                timestamp: at,
+            });
         }
-        for (author, body, at) in &plan.comments {
-            comms.push((
-                comments::ticket_id.eq(tid),
-                comments::user_id.eq(*author),
-                comments::body.eq(body.clone()),
-                comments::created_at.eq(*at),
-            ));
-        }
+        batch
     }
-    if !resp.is_empty() {
-        report.responders = diesel::insert_into(responders::table)
-            .values(&resp)
-            .execute(conn)?;
-    }
-    if !subs.is_empty() {
-        report.subscribers = diesel::insert_into(subscribers::table)
-            .values(&subs)
-            .execute(conn)?;
-    }
-    if !comms.is_empty() {
-        let inserted: Vec<(i32, i32, i32, DateTime<Utc>)> = diesel::insert_into(comments::table)
-            .values(&comms)
-            .returning((
-                comments::id,
-                comments::ticket_id,
-                comments::user_id,
-                comments::created_at,
-            ))
-            .get_results(conn)?;
-        report.comments = inserted.len();
-        for (id, tid, author, at) in inserted {
-            acts.push((
-                activities::ticket_id.eq(tid),
-                activities::actor_id.eq(Some(author)),
-                activities::verb.eq("comment:create"),
-                activities::action_type.eq(Some("comment")),
-                activities::action_id.eq(Some(id)),
-                activities::timestamp.eq(at),
-            ));
-        }
-    }
-    // Six parameters per activity: chunks keep each statement under the bind limit.
-    for chunk in acts.chunks(8000) {
-        report.activities += diesel::insert_into(activities::table)
-            .values(chunk)
-            .execute(conn)?;
-    }
-    Ok(report)
 }
