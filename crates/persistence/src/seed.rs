@@ -39,8 +39,8 @@ pub const BATCH: usize = 1000;
 /// The most writer connections [`default_writers`] picks.
 const MAX_WRITERS: usize = 8;
 
-/// One writer per core of this machine (the database usually shares it when seeding; a
-/// database elsewhere may take more, see [`Loading::Parallel`]).
+/// One writer per core of this machine, where the database usually is when seeding (one
+/// on a machine of its own may take more: `desk seed --writers`).
 pub fn default_writers() -> usize {
     std::thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -452,10 +452,6 @@ const ID_BLOCKS: [(&str, i32); 5] = [
     ("activities_id_seq", MAX_ACTIVITIES),
 ];
 
-/// The tables whose ids [`ID_BLOCKS`] reserves, in its order.
-const LOCK_ID_TABLES: &str =
-    "LOCK TABLE tickets, responders, subscribers, comments, activities IN SHARE ROW EXCLUSIVE MODE";
-
 fn words(rng: &mut StdRng, n: usize) -> String {
     let mut out = String::with_capacity(n * 9);
     for i in 0..n {
@@ -502,6 +498,12 @@ pub fn seed_with(
             "tickets need at least one profile".into(),
         ));
     }
+    // Ids first: when the tables stay too busy to reserve them, nothing is written.
+    let reserved = if options.tickets > 0 {
+        Some(reserve_ids(&mut conn, options.tickets)?)
+    } else {
+        None
+    };
     let mut rng = StdRng::seed_from_u64(options.seed);
     let (ids, staff) = insert_profiles(&mut conn, options, existing as usize, &mut rng, progress)?;
     let loading = match options.loading {
@@ -516,7 +518,6 @@ pub fn seed_with(
         }
         _ => Loading::Triggered,
     };
-    let reserved = reserve_ids(&mut conn, options.tickets)?;
     // The writers take connections of the pool; this one is not needed meanwhile.
     drop(conn);
 
@@ -529,27 +530,25 @@ pub fn seed_with(
         activities: 0,
         loading,
     };
-    let mut generator = Generator {
-        rng,
-        profiles: ids,
-        staff,
-        next: reserved,
-        guest: 0,
-    };
-    let loaded = load_tickets(
-        db,
-        options.tickets,
-        loading,
-        &mut generator,
-        &mut report,
-        progress,
-    );
-
-    let mut conn = db.connection()?;
-    if loaded.is_ok() {
-        trim_ids(&mut conn, reserved, generator.next, options.tickets)?;
+    if let Some(reserved) = reserved {
+        let mut generator = Generator {
+            rng,
+            profiles: ids,
+            staff,
+            next: reserved.first,
+            guest: 0,
+        };
+        load_tickets(
+            db,
+            options.tickets,
+            loading,
+            &mut generator,
+            &mut report,
+            progress,
+        )?;
+        trim_ids(&mut *db.connection()?, &reserved, generator.next)?;
     }
-    loaded?;
+    let mut conn = db.connection()?;
     // The statistics summary in place of the differences every batch appended; then fresh
     // planner statistics and visibility maps: the planner picks the indexes and counts can
     // use index-only scans from the first request on.
@@ -692,10 +691,11 @@ fn load_tickets(
         // One queue per writer, a batch in waiting each: batches go round in turn, and all
         // are the same size.
         let mut queues = Vec::with_capacity(writers);
+        let mut handles = Vec::with_capacity(writers);
         for _ in 0..writers {
             let (batch_tx, batch_rx) = mpsc::sync_channel::<Batch>(1);
             let done_tx = done_tx.clone();
-            scope.spawn(move || write_batches(db, loading, batch_rx, done_tx));
+            handles.push(scope.spawn(move || write_batches(db, loading, batch_rx, done_tx)));
             queues.push(batch_tx);
         }
         drop(done_tx);
@@ -715,6 +715,13 @@ fn load_tickets(
         drop(queues);
         for result in done_rx {
             tally.record(result);
+        }
+        // A writer's panic goes on with its own message (the scope would only say that
+        // some thread panicked).
+        for handle in handles {
+            if let Err(panic) = handle.join() {
+                std::panic::resume_unwind(panic);
+            }
         }
     });
     tally.failure.map_or(Ok(()), Err)
@@ -819,11 +826,13 @@ fn write_batch(conn: &mut PgConnection, batch: &Batch, loading: Loading) -> Quer
     Ok(written)
 }
 
-/// What the triggers would have done for `batch`'s rows, by calling their functions once
-/// for all of them: participation and its counts, status counts, the statistics' differences
-/// (with the responders already there, which the responders' trigger would otherwise move
-/// the tickets to) and the timeline counts. Reviews are not seeded, so the review summary
-/// has nothing to move.
+/// What the INSERT triggers of the five tables would have done for `batch`'s rows, by
+/// calling their functions once for all of them: participation and its counts, status
+/// counts, the statistics' differences (with the responders already there, which the
+/// responders' trigger would otherwise move the tickets to) and the timeline counts. The
+/// responders' review-summary trigger moves the reviews of their tickets; the batch's
+/// tickets are new, so no review can name them yet and it has nothing to do. A test lists
+/// the triggers this mirrors (`seeding.rs`), so a new one cannot be missed silently.
 fn keep_books(conn: &mut PgConnection, batch: &Batch) -> QueryResult<()> {
     let (Some(first), Some(last)) = (batch.tickets.first(), batch.tickets.last()) else {
         return Ok(());
@@ -884,104 +893,150 @@ fn may_turn_triggers_off(conn: &mut PgConnection) -> QueryResult<bool> {
         Err(diesel::result::Error::RollbackTransaction)
     });
     match probe {
-        Err(diesel::result::Error::RollbackTransaction) => Ok(true),
-        // "permission denied to set parameter": the triggered path needs no privilege.
-        Err(diesel::result::Error::DatabaseError(..)) => Ok(false),
+        Err(diesel::result::Error::RollbackTransaction) | Ok(()) => Ok(true),
+        // Refused ("permission denied to set parameter") if the connection still answers;
+        // a lost connection is an error, not a reason to load slowly.
+        Err(refused @ diesel::result::Error::DatabaseError(..)) => {
+            match diesel::sql_query("SELECT 1").execute(conn) {
+                Ok(_) => Ok(false),
+                Err(_) => Err(refused),
+            }
+        }
         Err(other) => Err(other),
-        Ok(()) => Ok(true),
     }
+}
+
+/// The blocks of ids [`reserve_ids`] took: the first id and the size of each table's block,
+/// in the order of [`ID_BLOCKS`].
+struct Reserved {
+    first: NextIds,
+    sizes: [i64; ID_BLOCKS.len()],
 }
 
 /// Reserves a block of ids in each table for `tickets` tickets (their maximum of every
 /// other row), so the rows can be numbered before they are written, by any number of
 /// writers, and come out as a one-writer load would number them. Inserts elsewhere wait
-/// for the moment it takes (the lock), then number after the blocks.
-fn reserve_ids(conn: &mut PgConnection, tickets: usize) -> Result<NextIds, PersistenceError> {
+/// for the moment it takes (the lock), then number after the blocks; a table that stays
+/// busy for [`LOCK_PATIENCE`] fails the seed before anything is written.
+fn reserve_ids(conn: &mut PgConnection, tickets: usize) -> Result<Reserved, PersistenceError> {
+    let too_many = || PersistenceError::SeedRefused(format!("{tickets} tickets are too many ids"));
     let mut first = [0i32; ID_BLOCKS.len()];
+    let mut sizes = [0i64; ID_BLOCKS.len()];
     conn.transaction(|conn| {
-        conn.batch_execute(LOCK_ID_TABLES)?;
-        for (slot, (sequence, per_ticket)) in first.iter_mut().zip(ID_BLOCKS) {
-            let size = tickets as i64 * i64::from(per_ticket);
-            *slot = if size == 0 {
-                next_value(conn, sequence)?
-            } else {
-                let last = diesel::sql_query(
-                    "SELECT setval($1::regclass, nextval($1::regclass) + $2 - 1) AS v",
-                )
-                .bind::<Text, _>(sequence)
-                .bind::<BigInt, _>(size)
-                .get_result::<Scalar>(conn)?
-                .v;
-                id(last - size + 1)?
-            };
+        if !lock_id_tables(conn)? {
+            return Err(PersistenceError::SeedRefused(format!(
+                "other writers kept the tables busy for {} s: no ids reserved, nothing seeded",
+                LOCK_PATIENCE.as_secs()
+            )));
         }
-        Ok::<_, PersistenceError>(())
+        for ((first, size), (sequence, per_ticket)) in
+            first.iter_mut().zip(sizes.iter_mut()).zip(ID_BLOCKS)
+        {
+            *size = i64::try_from(tickets)
+                .ok()
+                .and_then(|t| t.checked_mul(i64::from(per_ticket)))
+                .ok_or_else(too_many)?;
+            let last = diesel::sql_query(
+                "SELECT setval($1::regclass, nextval($1::regclass) + $2 - 1) AS v",
+            )
+            .bind::<Text, _>(sequence)
+            .bind::<BigInt, _>(*size)
+            .get_result::<Scalar>(conn)?
+            .v;
+            // The id after the block must fit too: it is where numbering stops.
+            i32::try_from(last + 1).map_err(|_| too_many())?;
+            *first = i32::try_from(last - *size + 1).map_err(|_| too_many())?;
+        }
+        Ok(())
     })?;
-    Ok(NextIds {
-        ticket: first[0],
-        responder: first[1],
-        subscriber: first[2],
-        comment: first[3],
-        activity: first[4],
+    Ok(Reserved {
+        first: NextIds {
+            ticket: first[0],
+            responder: first[1],
+            subscriber: first[2],
+            comment: first[3],
+            activity: first[4],
+        },
+        sizes,
     })
 }
 
 /// Gives back the unused ends of the blocks: the next id of each table is the one after
 /// the last seeded row, as if one writer had inserted them; unless somebody else took ids
-/// meanwhile, whose rows already follow the blocks.
+/// meanwhile, whose rows already follow the blocks, or the tables stayed busy (the blocks'
+/// ends then stay unused: gaps, nothing worse).
 fn trim_ids(
     conn: &mut PgConnection,
-    reserved: NextIds,
+    reserved: &Reserved,
     next: NextIds,
-    tickets: usize,
 ) -> Result<(), PersistenceError> {
-    let firsts = [
-        reserved.ticket,
-        reserved.responder,
-        reserved.subscriber,
-        reserved.comment,
-        reserved.activity,
-    ];
-    let nexts = [
-        next.ticket,
-        next.responder,
-        next.subscriber,
-        next.comment,
-        next.activity,
-    ];
+    let firsts = ids_in_block_order(reserved.first);
+    let nexts = ids_in_block_order(next);
     conn.transaction(|conn| {
-        conn.batch_execute(LOCK_ID_TABLES)?;
-        for ((sequence, per_ticket), (first, next)) in
-            ID_BLOCKS.iter().zip(firsts.iter().zip(nexts))
-        {
-            let size = tickets as i64 * i64::from(*per_ticket);
-            if size == 0 {
-                continue;
-            }
+        if !lock_id_tables(conn)? {
+            return Ok(());
+        }
+        for (i, (sequence, _)) in ID_BLOCKS.iter().enumerate() {
+            // Moved back only under the lock: otherwise an insert elsewhere could take an
+            // id between the check and the move, and the sequence would hand it out again.
             diesel::sql_query(
                 "SELECT setval($1::regclass, greatest($3 - 1, 1), $3 > 1) \
                  WHERE pg_sequence_last_value($1::regclass) = $2",
             )
             .bind::<Text, _>(*sequence)
-            .bind::<BigInt, _>(i64::from(*first) + size - 1)
-            .bind::<BigInt, _>(i64::from(next))
+            .bind::<BigInt, _>(i64::from(firsts[i]) + reserved.sizes[i] - 1)
+            .bind::<BigInt, _>(i64::from(nexts[i]))
             .execute(conn)?;
         }
         Ok::<_, PersistenceError>(())
     })
 }
 
-/// The id `sequence` gives next, without taking it.
-fn next_value(conn: &mut PgConnection, sequence: &str) -> Result<i32, PersistenceError> {
-    let value = diesel::sql_query(
-        "SELECT CASE WHEN is_called THEN last_value + 1 ELSE last_value END AS v \
-         FROM pg_sequences s, LATERAL (SELECT $1::regclass) r \
-         WHERE format('%I.%I', s.schemaname, s.sequencename)::regclass = r.regclass",
+fn ids_in_block_order(ids: NextIds) -> [i32; ID_BLOCKS.len()] {
+    [
+        ids.ticket,
+        ids.responder,
+        ids.subscriber,
+        ids.comment,
+        ids.activity,
+    ]
+}
+
+/// How long [`lock_id_tables`] keeps trying.
+const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Locks the tables whose ids [`ID_BLOCKS`] reserves against inserts until the transaction
+/// ends; whether it got them within [`LOCK_PATIENCE`]. It never waits in the lock queue:
+/// an application transaction may hold one of these tables and want another (a comment,
+/// then its ticket's `updated_at`), and waiting there could deadlock it. It tries without
+/// waiting, every 50 ms, and gives up instead.
+fn lock_id_tables(conn: &mut PgConnection) -> QueryResult<bool> {
+    let attempts = LOCK_PATIENCE.as_millis() / 50;
+    conn.batch_execute(&format!(
+        "DO $$ BEGIN \
+           FOR attempt IN 1..{attempts} LOOP \
+             BEGIN \
+               LOCK TABLE tickets, responders, subscribers, comments, activities \
+                 IN SHARE ROW EXCLUSIVE MODE NOWAIT; \
+               RETURN; \
+             EXCEPTION WHEN lock_not_available THEN PERFORM pg_sleep(0.05); \
+             END; \
+           END LOOP; \
+         END $$"
+    ))?;
+    #[derive(QueryableByName)]
+    struct Held {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        all: bool,
+    }
+    diesel::sql_query(
+        "SELECT count(*) = 5 AS all FROM pg_locks \
+         WHERE pid = pg_backend_pid() AND mode = 'ShareRowExclusiveLock' AND granted \
+           AND relation IN ('tickets'::regclass, 'responders'::regclass, \
+                            'subscribers'::regclass, 'comments'::regclass, 'activities'::regclass)",
     )
-    .bind::<Text, _>(sequence)
-    .get_result::<Scalar>(conn)?
-    .v;
-    id(value)
+    .get_result::<Held>(conn)
+    .map(|held| held.all)
 }
 
 /// One `bigint` named `v`.
@@ -989,12 +1044,6 @@ fn next_value(conn: &mut PgConnection, sequence: &str) -> Result<i32, Persistenc
 struct Scalar {
     #[diesel(sql_type = BigInt)]
     v: i64,
-}
-
-fn id(value: i64) -> Result<i32, PersistenceError> {
-    i32::try_from(value).map_err(|_| {
-        PersistenceError::SeedRefused(format!("ids would pass the largest integer ({value})"))
-    })
 }
 
 /// Draws tickets and what comes with them, numbering the rows in the order a one-writer

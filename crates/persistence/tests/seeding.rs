@@ -171,6 +171,15 @@ fn fingerprint(t: &TestDb) -> Vec<String> {
     .collect()
 }
 
+/// How many of the seeded tables' sequences would not hand out the id after their last row.
+const SEQUENCES_PAST_THEIR_ROWS: &str = "SELECT count(*) AS n FROM (VALUES \
+       ('tickets_id_seq', (SELECT max(id) FROM tickets)), \
+       ('responders_id_seq', (SELECT max(id) FROM responders)), \
+       ('subscribers_id_seq', (SELECT max(id) FROM subscribers)), \
+       ('comments_id_seq', (SELECT max(id) FROM comments)), \
+       ('activities_id_seq', (SELECT max(id) FROM activities))) AS s (seq, max_id) \
+     WHERE pg_sequence_last_value(seq::regclass) IS DISTINCT FROM max_id";
+
 /// How many rows of the bookkeeping differ from a recount of the tables it summarizes.
 fn bookkeeping_mismatches(t: &TestDb) -> i64 {
     count(
@@ -259,6 +268,11 @@ fn every_way_of_loading_gives_the_same_rows_and_bookkeeping() {
         assert_eq!(report.loading, Loading::Parallel { writers });
         assert_eq!(fingerprint(&t), expected, "{writers} writer(s)");
         assert_eq!(bookkeeping_mismatches(&t), 0, "{writers} writer(s)");
+        assert_eq!(
+            count(&t, SEQUENCES_PAST_THEIR_ROWS),
+            0,
+            "the unused ends of the id blocks are given back"
+        );
     }
     // No more writers than the pool has connections (the test pool has 4).
     let t = TestDb::new();
@@ -406,4 +420,79 @@ impl Drop for Role {
             let _ = admin.batch_execute(&format!("DROP ROLE IF EXISTS {}", self.name));
         }
     }
+}
+
+#[test]
+fn profiles_without_tickets() {
+    let t = TestDb::new();
+    let report = seed(&t.db, 5, 0, 3, &mut |_, _, _| {}).unwrap();
+    assert_eq!((report.profiles, report.tickets), (5, 0));
+    assert_eq!(count(&t, "SELECT count(*) AS n FROM profiles"), 5);
+    assert_eq!(
+        count(
+            &t,
+            "SELECT count(*) AS n FROM pg_sequences WHERE last_value IS NOT NULL \
+             AND sequencename IN ('tickets_id_seq', 'activities_id_seq')"
+        ),
+        0,
+        "no ids reserved for no tickets"
+    );
+}
+
+#[test]
+fn busy_tables_fail_the_seed_before_it_writes_anything() {
+    let t = TestDb::new();
+    // An application transaction in the middle of writing a comment.
+    let mut writer = PgConnection::establish(&t.url).unwrap();
+    writer
+        .batch_execute("BEGIN; LOCK TABLE comments IN ROW EXCLUSIVE MODE")
+        .unwrap();
+    let started = std::time::Instant::now();
+    let refused = seed(&t.db, 5, 10, 3, &mut |_, _, _| {}).expect_err("the tables stay busy");
+    assert!(refused.to_string().contains("busy"), "{refused}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    writer.batch_execute("COMMIT").unwrap();
+    assert_eq!(count(&t, "SELECT count(*) AS n FROM profiles"), 0);
+    // Once they are free, seeding goes ahead.
+    seed(&t.db, 5, 10, 3, &mut |_, _, _| {}).unwrap();
+    assert_eq!(count(&t, "SELECT count(*) AS n FROM tickets"), 10);
+}
+
+/// The INSERT triggers whose work `keep_books` does itself when writers load with the
+/// triggers off. A trigger added to these tables fails this test until the seeder does
+/// its work too (or it is shown to have nothing to do for new tickets).
+#[test]
+fn the_seeder_knows_every_insert_trigger_of_the_tables_it_fills() {
+    let t = TestDb::new();
+    let mut conn = t.db.connection().unwrap();
+    #[derive(QueryableByName)]
+    struct Trigger {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+    }
+    let triggers: Vec<String> = diesel::sql_query(
+        "SELECT tgrelid::regclass::text || '.' || tgname AS name FROM pg_trigger \
+         WHERE NOT tgisinternal AND (tgtype & 4) <> 0 \
+           AND tgrelid IN ('tickets'::regclass, 'responders'::regclass, 'subscribers'::regclass, \
+                           'comments'::regclass, 'activities'::regclass) \
+         ORDER BY 1",
+    )
+    .load::<Trigger>(&mut conn)
+    .unwrap()
+    .into_iter()
+    .map(|t| t.name)
+    .collect();
+    assert_eq!(
+        triggers,
+        [
+            "activities.ticket_activity_counts_insert",
+            "responders.ticket_participants_insert",
+            "responders.ticket_review_stats_insert",
+            "responders.ticket_stats_insert",
+            "subscribers.ticket_participants_insert",
+            "tickets.ticket_participants_insert",
+            "tickets.ticket_stats_insert",
+            "tickets.ticket_status_counts_insert",
+        ]
+    );
 }
