@@ -19,6 +19,17 @@ OUT="$(mktemp -d)"
 trap 'kill "${DEMO_PID:-}" 2>/dev/null || true; rm -rf "$OUT"' EXIT
 
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+# This machine's speed drifts by a quarter within minutes (docs/performance.md). PostgreSQL
+# round trips from 4 clients, counted before and after, say which phase a run fell in: they
+# exercise what the requests do most (context switches, socket round trips, a backend).
+calibrate() {
+  local tps
+  tps=$(pgbench -n -M prepared -c 4 -j 2 -T 5 -f <(echo 'SELECT 1;') "$ADMIN_URL" 2>/dev/null |
+    awk '/^tps/ {print int($3)}')
+  echo "calibration ($1): ${tps:-?} round trips/s (pgbench, SELECT 1, 4 clients)"
+}
+calibrate "start"
+trap 'kill "${DEMO_PID:-}" 2>/dev/null && sleep 1; calibrate "end"; rm -rf "$OUT"' EXIT
 cargo build --release --bin desk
 DESK="${CARGO_TARGET_DIR:-target}/release/desk"
 
