@@ -261,11 +261,8 @@ fn seed_command(
     config: &Config,
     options: &desk_persistence::seed::SeedOptions,
 ) -> Result<(), Failure> {
-    let writers = match options.loading {
-        desk_persistence::seed::Loading::Parallel { writers } => writers,
-        desk_persistence::seed::Loading::Triggered => 1,
-    };
-    let db = open_database(&config.require_database_url()?, writers.max(1) as u32)?;
+    let writers = options.loading.writers().max(1) as u32;
+    let db = open_database(&config.require_database_url()?, writers)?;
     crate::demo::seed_with_progress(&db, options).map_err(Failure::Runtime)?;
     Ok(())
 }

@@ -87,6 +87,16 @@ pub enum Loading {
     Triggered,
 }
 
+impl Loading {
+    /// The connections that write at once.
+    pub fn writers(self) -> usize {
+        match self {
+            Loading::Parallel { writers } => writers,
+            Loading::Triggered => 1,
+        }
+    }
+}
+
 impl std::fmt::Display for Loading {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -548,17 +558,11 @@ pub fn seed_with(
         )?;
         trim_ids(&mut *db.connection()?, &reserved, generator.next)?;
     }
-    let mut conn = db.connection()?;
     // The statistics summary in place of the differences every batch appended; then fresh
     // planner statistics and visibility maps: the planner picks the indexes and counts can
     // use index-only scans from the first request on.
-    crate::stats::fold_ticket_stats(&mut conn)?;
-    drop(conn);
-    let vacuums = match loading {
-        Loading::Parallel { writers } => writers,
-        Loading::Triggered => 1,
-    };
-    vacuum_analyze(db, vacuums)?;
+    crate::stats::fold_ticket_stats(&mut *db.connection()?)?;
+    vacuum_analyze(db, loading.writers())?;
     Ok(report)
 }
 
@@ -676,10 +680,7 @@ fn load_tickets(
     report: &mut SeedReport,
     progress: &mut dyn FnMut(&str, u64, u64),
 ) -> Result<(), PersistenceError> {
-    let writers = match loading {
-        Loading::Parallel { writers } => writers,
-        Loading::Triggered => 1,
-    };
+    let writers = loading.writers();
     let mut tally = Tally {
         report,
         progress,
@@ -834,20 +835,13 @@ fn write_batch(conn: &mut PgConnection, batch: &Batch, loading: Loading) -> Quer
 /// tickets are new, so no review can name them yet and it has nothing to do. A test lists
 /// the triggers this mirrors (`seeding.rs`), so a new one cannot be missed silently.
 fn keep_books(conn: &mut PgConnection, batch: &Batch) -> QueryResult<()> {
-    let (Some(first), Some(last)) = (batch.tickets.first(), batch.tickets.last()) else {
+    if batch.tickets.is_empty() {
         return Ok(());
-    };
-    let (first, last) = (first.id, last.id);
-    let between = |ids: &mut dyn Iterator<Item = i32>| -> (i32, i32) {
-        let (mut lo, mut hi) = (i32::MAX, i32::MIN);
-        for id in ids {
-            (lo, hi) = (lo.min(id), hi.max(id));
-        }
-        (lo, hi) // empty: lo > hi, so BETWEEN matches nothing
-    };
-    let responders = between(&mut batch.responders.iter().map(|r| r.id));
-    let subscribers = between(&mut batch.subscribers.iter().map(|s| s.id));
-    let activities = between(&mut batch.activities.iter().map(|a| a.id));
+    }
+    let (first, last) = id_range(&batch.tickets, |t| t.id);
+    let responders = id_range(&batch.responders, |r| r.id);
+    let subscribers = id_range(&batch.subscribers, |s| s.id);
+    let activities = id_range(&batch.activities, |a| a.id);
     diesel::sql_query(
         "SELECT ticket_participants_change(array_agg(profile_id), array_agg(ticket_id), 1) FROM ( \
            SELECT requester_id AS profile_id, id AS ticket_id FROM tickets WHERE id BETWEEN $1 AND $2 \
@@ -884,6 +878,15 @@ fn keep_books(conn: &mut PgConnection, batch: &Batch) -> QueryResult<()> {
     .bind::<Integer, _>(activities.1)
     .execute(conn)?;
     Ok(())
+}
+
+/// The first and last id of `rows`, numbered in order by the generator; for no rows a
+/// range that `BETWEEN` matches nothing in.
+fn id_range<T>(rows: &[T], id: impl Fn(&T) -> i32) -> (i32, i32) {
+    match (rows.first(), rows.last()) {
+        (Some(first), Some(last)) => (id(first), id(last)),
+        _ => (1, 0),
+    }
 }
 
 /// Whether this role may turn triggers off for its own transactions.
